@@ -1,0 +1,6 @@
+"""pianodiff: DiffWave diffusion models for piano audio, and long-form generation by inpainting."""
+
+__version__ = "0.1.0"
+
+SAMPLE_RATE = 22050
+"""The sample rate (Hz) every model, data set and output of pianodiff uses."""

@@ -1,0 +1,1 @@
+"""Diffusion maths: noise schedules, the forward/reverse process, sampling plans and the loop."""

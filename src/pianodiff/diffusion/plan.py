@@ -1,0 +1,85 @@
+"""Sampling plans: the noise levels a reverse process walks through.
+
+A plan has S levels plus the clean level 0. Level s ∈ {1..S} has noise level ᾱ_s and the
+(possibly fractional) training step ``net_steps[s]`` fed to the network there; level 0 is
+clean audio (ᾱ_0 = 1). Every sampler is a plan plus η of the generalised reverse step:
+
+    ddpm   every training step, η = 1 (ancestral; Ho et al. 2020)
+    fast   DiffWave's fast schedule: a few inference βs mapped onto fractional training
+           steps (Kong et al. 2020, §4), η = 1
+    ddim   an evenly spaced subsequence of training steps, η by config (Song et al. 2021)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import torch
+
+from pianodiff.diffusion.schedule import NoiseSchedule
+
+# DiffWave's published 6-step inference schedule for its T=50 models.
+DIFFWAVE_FAST_BETAS = (0.0001, 0.001, 0.01, 0.05, 0.2, 0.5)
+
+
+@dataclass(frozen=True)
+class SamplingPlan:
+    """Noise levels of a reverse process.
+
+    Attributes:
+        alpha_bar: (S+1,) float64, ᾱ per level; alpha_bar[0] = 1 (clean), decreasing in s.
+        net_steps: (S+1,) float, the network's step input per level; net_steps[0] unused.
+        eta: η of the reverse step (1 = ancestral, 0 = deterministic DDIM).
+        name: a label for logs.
+    """
+
+    alpha_bar: torch.Tensor
+    net_steps: torch.Tensor
+    eta: float = 1.0
+    name: str = "plan"
+
+    def __post_init__(self) -> None:
+        if len(self.alpha_bar) != len(self.net_steps) or len(self.alpha_bar) < 2:
+            raise ValueError("a plan needs at least one level and matching net_steps")
+        if float(self.alpha_bar[0]) != 1.0:
+            raise ValueError("level 0 of a plan must be clean audio (alpha_bar[0] == 1)")
+        if not bool((self.alpha_bar[1:] < self.alpha_bar[:-1]).all()):
+            raise ValueError("alpha_bar must decrease with the level")
+
+    @property
+    def num_levels(self) -> int:
+        """S, the number of noisy levels (one network evaluation each on a plain walk)."""
+        return len(self.alpha_bar) - 1
+
+    def descending(self) -> list[int]:
+        """The plain walk S, S−1, …, 0."""
+        return list(range(self.num_levels, -1, -1))
+
+
+def ddpm_plan(schedule: NoiseSchedule) -> SamplingPlan:
+    """Ancestral sampling over all T training steps."""
+    ab = torch.cat([torch.ones(1, dtype=torch.float64), schedule.alpha_bar])
+    steps = torch.cat([torch.zeros(1), torch.arange(schedule.num_steps, dtype=torch.float64)])
+    return SamplingPlan(ab, steps, eta=1.0, name=f"ddpm{schedule.num_steps}")
+
+
+def fast_plan(
+    schedule: NoiseSchedule, inference_betas: Sequence[float] = DIFFWAVE_FAST_BETAS
+) -> SamplingPlan:
+    """DiffWave's fast sampling: inference βs, each level mapped to a fractional training step."""
+    betas = torch.tensor(list(inference_betas), dtype=torch.float64)
+    ab_levels = torch.cumprod(1.0 - betas, dim=0)
+    ab = torch.cat([torch.ones(1, dtype=torch.float64), ab_levels])
+    steps = torch.cat([torch.zeros(1, dtype=torch.float64), schedule.fractional_step(ab_levels)])
+    return SamplingPlan(ab, steps, eta=1.0, name=f"fast{len(betas)}")
+
+
+def ddim_plan(schedule: NoiseSchedule, num_steps: int = 20, eta: float = 0.0) -> SamplingPlan:
+    """An evenly spaced subsequence of ``num_steps`` training steps, ending at step T−1."""
+    if not 1 <= num_steps <= schedule.num_steps:
+        raise ValueError(f"ddim num_steps must be in 1..{schedule.num_steps}, got {num_steps}")
+    idx = torch.linspace(0, schedule.num_steps - 1, num_steps).round().long().unique()
+    ab = torch.cat([torch.ones(1, dtype=torch.float64), schedule.alpha_bar[idx]])
+    steps = torch.cat([torch.zeros(1, dtype=torch.float64), idx.double()])
+    return SamplingPlan(ab, steps, eta=float(eta), name=f"ddim{len(idx)}")

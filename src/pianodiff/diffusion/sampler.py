@@ -1,0 +1,90 @@
+"""The single reverse loop of pianodiff.
+
+It walks the list of levels an inpainter asks for (down: one reverse step; up: one forward
+re-noise step, for RePaint), calls the inpainter's hooks, and reports every step to an
+optional callback. It holds no inpainting logic of its own (convention 2) and no I/O.
+
+Callback payload (one dict per move of the walk; tensors are the live ones, copy to keep):
+    index        position in the walk (0-based)
+    level        level before the move, next_level after it
+    direction    "down" (denoise) or "up" (re-noise)
+    t            the network step input at ``level`` (float)
+    alpha_bar    ᾱ at ``level``
+    x_t          (B, T) the sample at ``level`` after the inpainter's ``prepare``
+    x0_hat       (B, T) the model's clean estimate (down moves), else None
+    known_mask   (B, T) the context's mask
+    nfe          network evaluations so far
+    plus whatever ``inpainter.describe(level, ctx)`` returns (e.g. {"lambda": 0.3})
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import torch
+
+from pianodiff.diffusion.process import ddim_sigma, forward_step, reverse_step
+from pianodiff.inpaint.base import Denoiser, InpaintContext, Inpainter
+
+StepCallback = Callable[[dict[str, Any]], None]
+
+
+def check_walk(walk: list[int], num_levels: int) -> None:
+    """A valid walk starts at S, ends at 0 and moves one level at a time within 0..S."""
+    if not walk or walk[0] != num_levels or walk[-1] != 0:
+        raise ValueError(f"a walk must start at level {num_levels} and end at 0")
+    for a, b in zip(walk, walk[1:]):
+        if abs(a - b) != 1 or not 0 <= b <= num_levels:
+            raise ValueError(f"invalid move {a} -> {b} in walk")
+
+
+def sample(
+    denoiser: Denoiser,
+    inpainter: Inpainter,
+    ctx: InpaintContext,
+    x_start: torch.Tensor | None = None,
+    callback: StepCallback | None = None,
+) -> torch.Tensor:
+    """Run the reverse process and return x0 of shape (B, T) like ``ctx.mask``.
+
+    Args:
+        denoiser: the network wrapper; its ``nfe`` counter advances by ``inpainter.nfe(plan)``.
+        inpainter: the strategy (its walk and known-region hooks).
+        ctx: known audio, mask, plan, generator.
+        x_start: optional x_S (B, T); drawn from the generator when None.
+        callback: called after computing each move (see module docstring).
+    """
+    plan = ctx.plan
+    walk = inpainter.walk(plan)
+    check_walk(walk, plan.num_levels)
+    x = ctx.noise(ctx.mask) if x_start is None else x_start
+    for index, (level, nxt) in enumerate(zip(walk, walk[1:])):
+        ab = ctx.alpha_bar(level)
+        ab_next = ctx.alpha_bar(nxt)
+        x0_hat = None
+        if nxt == level - 1:
+            x = inpainter.prepare(x, level, ctx)
+            eps, x0_hat = inpainter.predict(denoiser, x, level, ctx)
+            sigma = ddim_sigma(ab, ab_next, plan.eta)
+            x_next = reverse_step(x0_hat, eps, ab_next, sigma, ctx.noise(x))
+        else:
+            x_next = forward_step(x, ab_next, ab, ctx.noise(x))
+        if callback is not None:
+            callback(
+                {
+                    "index": index,
+                    "level": level,
+                    "next_level": nxt,
+                    "direction": "down" if nxt < level else "up",
+                    "t": float(plan.net_steps[level]),
+                    "alpha_bar": ab,
+                    "x_t": x,
+                    "x0_hat": x0_hat,
+                    "known_mask": ctx.mask,
+                    "nfe": denoiser.nfe,
+                    **inpainter.describe(level, ctx),
+                }
+            )
+        x = x_next
+    return inpainter.finish(x, ctx)
