@@ -1,0 +1,46 @@
+"""Shared test set-up: offline W&B, one thread (CI has 2 cores), tiny real audio files."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+import torch
+
+os.environ.setdefault("WANDB_MODE", "offline")
+os.environ.setdefault("WANDB_SILENT", "true")
+torch.set_num_threads(1)
+
+SR = 22050
+
+
+def tone(seconds: float, freqs=(220.0, 330.0), sr: int = SR, decay: float = 1.5) -> np.ndarray:
+    """A decaying piano-like chord (float32, mono), a stand-in for real piano in tests."""
+    t = np.arange(int(seconds * sr)) / sr
+    wave = sum(np.sin(2 * np.pi * f * t) for f in freqs) * np.exp(-decay * (t % 1.0))
+    return (0.3 * wave / len(freqs)).astype(np.float32)
+
+
+@pytest.fixture(autouse=True)
+def _isolated_wandb(tmp_path, monkeypatch):
+    """Keep every W&B artefact of a test inside its tmp_path, never ~ or the repo."""
+    monkeypatch.setenv("WANDB_MODE", "offline")
+    monkeypatch.setenv("WANDB_DIR", str(tmp_path / "wandb-dir"))
+    monkeypatch.setenv("WANDB_DATA_DIR", str(tmp_path / "wandb-data"))
+    monkeypatch.setenv("WANDB_CACHE_DIR", str(tmp_path / "wandb-cache"))
+    monkeypatch.setenv("WANDB_CONFIG_DIR", str(tmp_path / "wandb-config"))
+    (tmp_path / "wandb-dir").mkdir()
+
+
+@pytest.fixture
+def audio_folder(tmp_path) -> Path:
+    """A folder of four short real WAV files (1.5 s each, different chords)."""
+    folder = tmp_path / "audio"
+    folder.mkdir()
+    chords = [(220.0, 277.2), (261.6, 329.6), (196.0, 246.9), (293.7, 370.0)]
+    for i, freqs in enumerate(chords):
+        sf.write(folder / f"piece{i}.wav", tone(1.5, freqs), SR, subtype="PCM_16")
+    return folder
