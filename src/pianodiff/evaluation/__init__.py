@@ -1,0 +1,14 @@
+"""Evaluation metrics and the pieces of the ``python -m pianodiff.evaluate`` harness.
+
+One concept per module (definitions in docs/evaluation.md and DESIGN.md "Measuring"):
+
+    seam.py            the seam score (GEN engineer's; log-mel frame-to-frame change)
+    natural.py         the seam statistic at random cut points of real audio, percentiles
+    spectral.py        STFT power, log-spectral distance and SNR (gap filling)
+    chroma.py          12-bin chroma and harmonic continuity across a point
+    tonality.py        spectral flatness against a median envelope: notes vs shaped noise
+    onsets.py          spectral-flux onset detection and onset rate
+    reference_loss.py  "predict zero" and Wiener-filter reference losses for ε-prediction
+
+This package imports nothing heavy on purpose: import the module you need.
+"""
