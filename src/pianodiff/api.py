@@ -1,0 +1,152 @@
+"""The Python API: the original project's ``setup``/``infer`` pair and a small object API.
+
+    from pianodiff.api import Generator
+    gen = Generator.from_checkpoint("checkpoints/piano14-small")
+    audio, sr = gen.generate(10)                                  # 5 s base + 10 s
+    audio, sr = gen.extend(my_audio, 20, extender="repaint")      # my_audio's tail + 20 s
+
+    from pianodiff.api import setup, infer
+    model, device = setup({"model_dir": "checkpoints/piano14-small"})
+    audio, sr = infer(model, "interpolation", "prompt.wav", device, 20)
+
+Sampling runs under ``torch.no_grad()`` rather than ``torch.inference_mode()`` because the
+guidance extender needs autograd locally. Audio is returned as a (T,) float32 CPU tensor.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from pianodiff import SAMPLE_RATE
+from pianodiff.audio import resample
+from pianodiff.checkpoint import LoadedModel, load_export
+from pianodiff.diffusion.plan import SamplingPlan
+from pianodiff.generation.configs import build_extender, build_plan
+from pianodiff.generation.device import make_denoiser, pick_device
+from pianodiff.generation.engine import LongAudio, WindowedGenerator
+from pianodiff.generation.geometry import Geometry
+from pianodiff.generation.ground import load_ground
+from pianodiff.generation.plugins import GenerationPlugin
+from pianodiff.generation.run import check_seconds
+from pianodiff.inpaint.base import Inpainter
+
+
+class Generator:
+    """A loaded model ready to generate and extend piano audio.
+
+    Args:
+        model: a loaded export (``checkpoint.load_export``).
+        device: where the network runs.
+        bf16: run the network under bf16 autocast.
+        compile: ``torch.compile`` the network.
+    """
+
+    def __init__(
+        self, model: LoadedModel, device: torch.device, bf16: bool = False, compile: bool = False
+    ):
+        self.model, self.device = model, device
+        self.denoiser = make_denoiser(model.net, bf16, compile)
+        self.sample_rate = SAMPLE_RATE
+        self.last: LongAudio | None = None
+
+    @classmethod
+    def from_checkpoint(
+        cls,
+        path: str | Path,
+        device: str | torch.device | None = None,
+        bf16: bool = False,
+        compile: bool = False,
+    ) -> Generator:
+        """Load an export folder; device defaults to cuda > mps > cpu."""
+        dev = pick_device(device)
+        return cls(load_export(path, dev), dev, bf16=bf16, compile=compile)
+
+    def extend(
+        self,
+        audio: torch.Tensor | str | Path | None,
+        seconds: float,
+        extender: str | Inpainter = "interpolation",
+        sampler: str | SamplingPlan = "fast",
+        seed: int | None = 0,
+        candidates: int = 1,
+        geometry: Geometry | None = None,
+        sample_rate: int | None = None,
+        plugins: list[GenerationPlugin] | None = None,
+        **extender_params: Any,
+    ) -> tuple[torch.Tensor, int]:
+        """Continue ``audio`` ((T,) tensor at ``sample_rate``, or a file) by ``seconds``.
+
+        Returns (the last window of ``audio`` + ``seconds`` of new audio, sample rate).
+        ``audio=None`` starts from an unconditional window.
+        """
+        seconds = check_seconds(seconds)
+        ground = self._ground(audio, sample_rate)
+        inpainter = build_extender(extender, **extender_params)
+        plan = build_plan(sampler, self.model.schedule)
+        generator = torch.Generator(device=self.device)
+        generator.manual_seed(seed if seed is not None else int(torch.seed() % 2**31))
+        engine = WindowedGenerator(
+            self.denoiser,
+            inpainter,
+            plan,
+            geometry or Geometry(),
+            generator=generator,
+            candidates=candidates,
+            plugin=_combine(plugins),
+        )
+        with torch.no_grad():
+            self.last = engine.generate(seconds, ground)
+        return self.last.audio.float().cpu(), self.sample_rate
+
+    def generate(self, seconds: float, **kwargs: Any) -> tuple[torch.Tensor, int]:
+        """An unconditional base window followed by ``seconds`` of continuation."""
+        return self.extend(None, seconds, **kwargs)
+
+    def _ground(self, audio, sample_rate: int | None) -> torch.Tensor | None:
+        if audio is None:
+            return None
+        if isinstance(audio, str | Path):
+            return load_ground(audio, self.sample_rate)
+        wav = torch.as_tensor(audio, dtype=torch.float32)
+        if wav.ndim == 2:  # (channels, T) -> mono
+            wav = wav.mean(dim=0)
+        if wav.ndim != 1 or wav.numel() == 0:
+            raise ValueError("audio must be a non-empty (T,) or (channels, T) tensor")
+        if not bool(torch.isfinite(wav).all()):
+            raise ValueError("audio contains NaN or infinite samples")
+        return resample(wav, sample_rate or self.sample_rate, self.sample_rate)
+
+
+def _combine(plugins: list[GenerationPlugin] | None) -> GenerationPlugin | None:
+    from pianodiff.generation.plugins import PluginList
+
+    return PluginList(plugins) if plugins else None
+
+
+def setup(config: dict[str, Any]) -> tuple[Generator, torch.device]:
+    """Load a model once: ``config = {"model_dir": ..., "device": None, "bf16": False}``."""
+    gen = Generator.from_checkpoint(
+        config["model_dir"], device=config.get("device"), bf16=bool(config.get("bf16", False))
+    )
+    return gen, gen.device
+
+
+def infer(
+    model: Generator,
+    extender: str,
+    ground_file: str | Path | None,
+    device: torch.device | str | None,
+    seconds: float,
+    **kwargs: Any,
+) -> tuple[torch.Tensor, int]:
+    """Continue ``ground_file`` (or start from scratch when None) by ``seconds``.
+
+    ``device`` is the one ``setup`` returned (kept for the original signature).
+    Returns ((T,) float32 audio, sample rate).
+    """
+    if device is not None and torch.device(device) != model.device:
+        raise ValueError(f"model lives on {model.device}, not {device}; pass setup()'s device")
+    return model.extend(ground_file, seconds, extender=extender, **kwargs)

@@ -1,0 +1,42 @@
+"""``python -m pianodiff.generate``: long piano audio from a trained DiffWave.
+
+    python -m pianodiff.generate extender=repaint seconds=30
+    python -m pianodiff.generate ground_file=my.wav extender=interpolation seconds=20 output=out.wav
+    python -m pianodiff.generate geometry=original seconds=10     # the original script's setup
+
+A thin Hydra entrypoint around :func:`pianodiff.generation.run.run_generation`; bad input
+ends with one line on stderr and exit status 2.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import hydra
+from omegaconf import DictConfig
+
+from pianodiff.audio import AudioError
+from pianodiff.checkpoint import CheckpointError
+from pianodiff.generation.errors import GenerationError
+from pianodiff.generation.run import GenerationResult, run_generation
+
+USER_ERRORS = (GenerationError, AudioError, CheckpointError, FileExistsError)
+
+
+@hydra.main(config_path="conf", config_name="generate", version_base="1.3")
+def main(cfg: DictConfig) -> GenerationResult | None:
+    try:
+        result = run_generation(cfg)
+    except USER_ERRORS as err:
+        print(f"error: {err}", file=sys.stderr)
+        sys.exit(2)
+    meta = result.meta
+    print(
+        f"wrote {result.output} ({meta['duration_seconds']:.2f} s, {meta['extender']}, "
+        f"{meta['sampler']}, NFE {meta['nfe']}, {meta['wall_seconds']:.1f} s wall)"
+    )
+    return result
+
+
+if __name__ == "__main__":
+    main()

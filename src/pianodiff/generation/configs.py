@@ -1,0 +1,51 @@
+"""The shipped config groups (``conf/sampler``, ``conf/extender``) by name, without Hydra.
+
+The Python API builds samplers and extenders from the same YAML files the CLI composes,
+so both sides always agree on defaults.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from hydra.utils import instantiate
+from omegaconf import DictConfig, OmegaConf
+
+import pianodiff
+from pianodiff.diffusion.plan import SamplingPlan
+from pianodiff.diffusion.schedule import NoiseSchedule
+from pianodiff.generation.errors import GenerationError
+from pianodiff.inpaint.base import Inpainter
+
+CONF_DIR = Path(pianodiff.__file__).resolve().parent / "conf"
+
+
+def group_choices(group: str) -> list[str]:
+    """The option names of a config group, e.g. group_choices("extender")."""
+    return sorted(p.stem for p in (CONF_DIR / group).glob("*.yaml"))
+
+
+def load_group_config(group: str, name: str, **overrides: Any) -> DictConfig:
+    """``conf/<group>/<name>.yaml`` with ``overrides`` merged in; lists the choices if unknown."""
+    path = CONF_DIR / group / f"{name}.yaml"
+    if not path.is_file():
+        choices = ", ".join(group_choices(group))
+        raise GenerationError(f"unknown {group} '{name}'; choose one of: {choices}")
+    return OmegaConf.merge(OmegaConf.load(path), overrides)
+
+
+def build_extender(extender: str | Inpainter, **overrides: Any) -> Inpainter:
+    """An Inpainter from its config name (or pass one through)."""
+    if isinstance(extender, Inpainter):
+        return extender
+    return instantiate(load_group_config("extender", extender, **overrides))
+
+
+def build_plan(
+    sampler: str | SamplingPlan, schedule: NoiseSchedule, **overrides: Any
+) -> SamplingPlan:
+    """A SamplingPlan from its config name over the checkpoint's ``schedule``."""
+    if isinstance(sampler, SamplingPlan):
+        return sampler
+    return instantiate(load_group_config("sampler", sampler, **overrides))(schedule=schedule)

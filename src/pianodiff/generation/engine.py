@@ -1,0 +1,176 @@
+"""The windowed generation loop: a base window, then extension windows that continue it.
+
+Each extension window is an inpainting problem: its head is the tail of the audio so far
+(known), the rest is sampled by the chosen Inpainter over the chosen SamplingPlan. With
+``candidates = N`` every window is sampled N times in one batch and the candidate whose
+join has the lowest seam score is kept. The loop holds no I/O; plugins hear about every
+window and every sampler step.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import torch
+
+from pianodiff import SAMPLE_RATE
+from pianodiff.diffusion.plan import SamplingPlan
+from pianodiff.diffusion.sampler import sample
+from pianodiff.evaluation.seam import N_FFT, frame_changes, seam_scores_from_changes
+from pianodiff.generation.cost import CostMeter
+from pianodiff.generation.geometry import Geometry, WindowSpan, layout
+from pianodiff.generation.plugins import GenerationPlugin, WindowEvent
+from pianodiff.generation.windows import context_batch, join
+from pianodiff.inpaint.base import Denoiser, InpaintContext, Inpainter
+
+SEAM_EXCERPT_SECONDS = 2.0  # audio each side of a seam used to rank candidates
+
+
+@dataclass
+class LongAudio:
+    """The result of a windowed run.
+
+    Attributes:
+        audio: (T,) float32, base + new audio.
+        base_samples: length of the base window (or the ground file's tail).
+        seams: sample positions where each extension window's new audio begins.
+        seam_scores: the kept candidate's seam score at each seam (local excerpt).
+        cost: the run's cost meter (NFE, network-audio-seconds).
+    """
+
+    audio: torch.Tensor
+    base_samples: int
+    seams: list[int] = field(default_factory=list)
+    seam_scores: list[float] = field(default_factory=list)
+    cost: CostMeter = field(default_factory=CostMeter)
+
+
+class WindowedGenerator:
+    """Generate long audio window by window.
+
+    Args:
+        denoiser: the network wrapper (counts NFE).
+        inpainter: the extension strategy.
+        plan: the sampling plan walked in every window.
+        geometry: window, context and crossfade lengths.
+        generator: the random generator of every noise draw (seeded determinism).
+        candidates: continuations sampled per window (one batch); the best seam is kept.
+        plugin: receives window events and step payloads.
+        sample_rate: audio rate in Hz.
+    """
+
+    def __init__(
+        self,
+        denoiser: Denoiser,
+        inpainter: Inpainter,
+        plan: SamplingPlan,
+        geometry: Geometry,
+        generator: torch.Generator | None = None,
+        candidates: int = 1,
+        plugin: GenerationPlugin | None = None,
+        sample_rate: int = SAMPLE_RATE,
+        clip_x0: bool = True,
+    ):
+        if candidates < 1:
+            raise ValueError("candidates must be >= 1")
+        self.denoiser, self.inpainter, self.plan = denoiser, inpainter, plan
+        self.geometry, self.generator, self.candidates = geometry, generator, candidates
+        self.plugin = plugin or GenerationPlugin()
+        self.sample_rate, self.clip_x0 = sample_rate, clip_x0
+        self.window, self.context, self.crossfade = geometry.samples(sample_rate)
+
+    @property
+    def device(self) -> torch.device:
+        return next(self.denoiser.net.parameters()).device
+
+    def count_windows(self, seconds: float, ground: torch.Tensor | None) -> list[WindowSpan]:
+        existing = self.window if ground is None else min(len(ground), self.window)
+        return layout(existing, round(seconds * self.sample_rate), self.window, self.context)
+
+    def generate(self, seconds: float, ground: torch.Tensor | None = None) -> LongAudio:
+        """Base window (unconditional, or the last window of ``ground`` (T,)) + ``seconds``."""
+        spans = self.count_windows(seconds, ground)
+        num_windows = len(spans) + (1 if ground is None else 0)
+        self.plugin.on_start(
+            {
+                "plan": self.plan.name,
+                "extender": self.inpainter.name,
+                "num_windows": num_windows,
+                "moves_per_window": len(self.inpainter.walk(self.plan)) - 1,
+                "nfe_per_window": self.inpainter.nfe(self.plan),
+                "candidates": self.candidates,
+            }
+        )
+        cost = CostMeter()
+        if ground is None:
+            base = self._base_window(num_windows, cost)
+        else:
+            base = ground[-self.window :].to(self.device, torch.float32)
+        out = LongAudio(audio=base, base_samples=len(base), cost=cost)
+        offset = num_windows - len(spans)
+        for span in spans:
+            self._extend(out, span, span.index + offset, num_windows)
+        return out
+
+    def _sample(self, known, mask, index: int, num_windows: int) -> tuple[torch.Tensor, int]:
+        ctx = InpaintContext(known, mask, self.plan, self.generator, self.clip_x0)
+        before = self.denoiser.nfe
+
+        def on_step(payload: dict) -> None:
+            self.plugin.on_step({**payload, "window": index, "num_windows": num_windows})
+
+        x = sample(self.denoiser, self.inpainter, ctx, callback=on_step)
+        nfe = self.denoiser.nfe - before
+        expected = self.inpainter.nfe(self.plan)
+        if nfe != expected:  # the contract every inpainter promises (DESIGN convention 7)
+            raise RuntimeError(f"{self.inpainter.name} made {nfe} evaluations, declared {expected}")
+        return x, nfe
+
+    def _record(self, cost: CostMeter, nfe: int, length: int, new: int) -> None:
+        per_step = self.inpainter.forwards_per_step + 2 * self.inpainter.backwards_per_step
+        fwd = nfe / self.inpainter.forwards_per_step * per_step
+        sr = self.sample_rate
+        cost.add(nfe, fwd, length / sr, new / sr)
+
+    def _base_window(self, num_windows: int, cost: CostMeter) -> torch.Tensor:
+        event = WindowEvent("start", 0, num_windows, "base", 0, 0, self.window)
+        self.plugin.on_window(event)
+        zeros = torch.zeros(1, self.window, device=self.device)
+        x, nfe = self._sample(zeros, zeros, 0, num_windows)
+        self._record(cost, nfe, self.window, self.window)
+        base = x[0]
+        end = WindowEvent("end", 0, num_windows, "base", 0, 0, self.window, nfe=nfe, audio=base)
+        self.plugin.on_window(end)
+        return base
+
+    def _extend(self, out: LongAudio, span: WindowSpan, index: int, num_windows: int) -> None:
+        seam = len(out.audio)
+        start = seam - span.context
+        info = (index, num_windows, "extend", start, span.context, span.new)
+        self.plugin.on_window(WindowEvent("start", *info, seam=seam))
+        tail = out.audio[seam - span.context :]
+        known, mask = context_batch(tail, span.new, self.candidates)
+        x, nfe = self._sample(known, mask, index, num_windows)
+        self._record(out.cost, nfe, span.length, span.new)
+        scores, best = self._rank(out.audio, x, span)
+        out.audio = join(out.audio, x[best], span.context, self.crossfade)
+        out.seams.append(seam)
+        out.seam_scores.append(scores[best])
+        self.plugin.on_window(
+            WindowEvent(
+                "end", *info, seam=seam, nfe=nfe, seam_scores=scores, chosen=best, audio=x[best]
+            )
+        )
+
+    def _rank(
+        self, existing: torch.Tensor, batch: torch.Tensor, span: WindowSpan
+    ) -> tuple[list[float], int]:
+        """Seam score of every candidate on a local excerpt around the seam; the lowest wins."""
+        keep = min(len(existing), round(SEAM_EXCERPT_SECONDS * self.sample_rate))
+        joined = join(existing[-keep:], batch, span.context, self.crossfade)  # (N, keep + new)
+        excerpt = joined[:, : keep + min(span.new, keep)]
+        if excerpt.shape[-1] <= N_FFT:  # too short for a spectrogram: keep the first
+            return [float("nan")] * batch.shape[0], 0
+        changes = frame_changes(excerpt.float().cpu(), self.sample_rate)
+        scores = seam_scores_from_changes(changes, [keep])[:, 0]
+        return [float(s) for s in scores], int(torch.argmin(scores))

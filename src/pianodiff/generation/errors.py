@@ -1,0 +1,5 @@
+"""The one error type of the generate entrypoint: a bad request, told in one line."""
+
+
+class GenerationError(ValueError):
+    """A generation request that cannot run; the message names the problem and the fix."""

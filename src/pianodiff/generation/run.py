@@ -1,0 +1,153 @@
+"""run_generation(cfg): a composed ``conf/generate.yaml`` in, a WAV + JSON sidecar out.
+
+Every check that can fail on the user's input (seconds, checkpoint, ground file, output
+path) runs before any sampling, so a bad request costs nothing and leaves nothing behind.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from hydra.utils import instantiate
+from omegaconf import DictConfig, OmegaConf
+
+from pianodiff import SAMPLE_RATE, __version__
+from pianodiff.audio import atomic_path, write_audio
+from pianodiff.checkpoint import load_export
+from pianodiff.generation.cost import steady_state_cost
+from pianodiff.generation.device import make_denoiser, pick_device
+from pianodiff.generation.engine import LongAudio, WindowedGenerator
+from pianodiff.generation.errors import GenerationError
+from pianodiff.generation.geometry import Geometry
+from pianodiff.generation.ground import load_ground
+from pianodiff.generation.paths import check_output, default_output, resolve_checkpoint
+from pianodiff.generation.plugins import GenerationPlugin, PluginList, load_plugins
+from pianodiff.generation.progress import ProgressBar
+
+MAX_SECONDS = 3600.0
+
+
+@dataclass
+class GenerationResult:
+    """What a run produced: the audio (T,), where it went and its sidecar's contents."""
+
+    audio: torch.Tensor
+    sample_rate: int
+    output: Path
+    sidecar: Path
+    meta: dict[str, Any]
+    config: DictConfig | None = None
+    long: LongAudio | None = field(default=None, repr=False)
+
+
+def check_seconds(seconds: Any) -> float:
+    """``seconds`` as a float in (0, 1 h]; one clear error otherwise."""
+    try:
+        value = float(seconds)
+    except (TypeError, ValueError):
+        raise GenerationError(f"seconds must be a number, got {seconds!r}") from None
+    if not math.isfinite(value) or value <= 0:
+        raise GenerationError(f"seconds must be > 0, got {seconds}")
+    if value > MAX_SECONDS:
+        raise GenerationError(f"seconds={value:g} is over the 1 h limit; generate in parts")
+    return value
+
+
+def run_generation(
+    cfg: DictConfig, plugins: list[GenerationPlugin] | None = None
+) -> GenerationResult:
+    """Generate audio as ``cfg`` (conf/generate.yaml) says and write it with its sidecar."""
+    seconds = check_seconds(cfg.seconds)
+    candidates = int(cfg.candidates)
+    if candidates < 1:
+        raise GenerationError(f"candidates must be >= 1, got {candidates}")
+    geometry = Geometry(**OmegaConf.to_container(cfg.geometry, resolve=True))
+    inpainter = instantiate(cfg.extender)
+    checkpoint = resolve_checkpoint(cfg.checkpoint)
+    ground = load_ground(cfg.ground_file, SAMPLE_RATE) if cfg.ground_file else None
+    device = pick_device(cfg.device)
+    model = load_export(checkpoint, device)
+    plan = instantiate(cfg.sampler)(schedule=model.schedule)
+    seed = int(cfg.seed) if cfg.seed is not None else int.from_bytes(os.urandom(4), "little")
+    output = Path(cfg.output) if cfg.output else default_output(inpainter.name, plan.name, seed)
+    check_output(output, bool(cfg.overwrite))
+
+    hooks = PluginList([*(plugins or []), *load_plugins(cfg)])
+    if cfg.get("progress", True):
+        hooks.plugins.append(ProgressBar())
+    generator = torch.Generator(device=device).manual_seed(seed)
+    engine = WindowedGenerator(
+        make_denoiser(model.net, bool(cfg.bf16), bool(cfg.compile)),
+        inpainter,
+        plan,
+        geometry,
+        generator=generator,
+        candidates=candidates,
+        plugin=hooks,
+    )
+    try:
+        start = time.perf_counter()
+        with torch.no_grad():  # not inference_mode: guidance needs autograd locally
+            long = engine.generate(seconds, ground)
+        wall = time.perf_counter() - start
+        audio = long.audio.float().cpu()
+        if not bool(torch.isfinite(audio).all()):
+            raise GenerationError("the model produced NaN/inf audio; check the checkpoint")
+        meta = _sidecar(cfg, checkpoint, inpainter, plan, geometry, seed, long, wall, output)
+        meta["device"] = str(device)
+        write_audio(output, audio, SAMPLE_RATE, overwrite=bool(cfg.overwrite))
+        sidecar = output.with_suffix(".json")
+        with atomic_path(sidecar) as tmp:
+            tmp.write_text(json.dumps(meta, indent=2))
+        result = GenerationResult(audio, SAMPLE_RATE, output, sidecar, meta, cfg, long)
+        hooks.after_write(result)
+        return result
+    finally:
+        hooks.close()
+
+
+def _sidecar(cfg, checkpoint, inpainter, plan, geometry, seed, long, wall, output) -> dict:
+    sr = SAMPLE_RATE
+    cost = long.cost.summary()
+    nfe_window = inpainter.nfe(plan)
+    duration = len(long.audio) / sr
+    return {
+        "output": str(output),
+        "pianodiff_version": __version__,
+        "checkpoint": str(checkpoint),
+        "extender": inpainter.name,
+        "extender_params": OmegaConf.to_container(cfg.extender, resolve=True),
+        "keeps_known_exactly": inpainter.keeps_known_exactly,
+        "sampler": plan.name,
+        "sampler_params": OmegaConf.to_container(cfg.sampler, resolve=True),
+        "plan_levels": plan.num_levels,
+        "seed": seed,
+        "seconds": float(cfg.seconds),
+        "ground_file": str(cfg.ground_file) if cfg.ground_file else None,
+        "candidates": int(cfg.candidates),
+        "bf16": bool(cfg.bf16),
+        "geometry": OmegaConf.to_container(cfg.geometry, resolve=True),
+        "sample_rate": sr,
+        "base_seconds": long.base_samples / sr,
+        "duration_seconds": duration,
+        "nfe": cost["nfe"],
+        "nfe_per_window": nfe_window,
+        "forward_equivalents": cost["forward_equivalents"],
+        "network_audio_seconds": cost["network_audio_seconds"],
+        "network_audio_seconds_per_output_second": cost["network_audio_seconds_per_output_second"],
+        "steady_state_cost": steady_state_cost(
+            nfe_window, geometry.window_seconds, geometry.new_seconds
+        ),
+        "wall_seconds": wall,
+        "real_time_factor": wall / max(cost["new_seconds"], 1e-9),
+        "seams_samples": long.seams,
+        "seams_seconds": [s / sr for s in long.seams],
+        "seam_scores": long.seam_scores,
+    }
