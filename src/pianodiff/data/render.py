@@ -20,6 +20,7 @@ from __future__ import annotations
 import shutil
 import subprocess
 import tempfile
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -81,7 +82,9 @@ def load_score(corpus_path: str, measures: int | None = None):
 
     path = Path(corpus_path)
     try:
-        score = corpus.parse(str(path)) if not path.is_file() else _parse_file(path)
+        with warnings.catch_warnings():  # music21 warns about every overfull bar it repairs
+            warnings.simplefilter("ignore")
+            score = corpus.parse(str(path)) if not path.is_file() else _parse_file(path)
     except Exception as err:  # music21 raises many types for unknown or broken scores
         raise RenderError(
             f"cannot parse score {corpus_path!r} ({err.__class__.__name__}: {err}); "
