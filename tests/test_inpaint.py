@@ -1,0 +1,194 @@
+"""The shared Inpainter contract (DESIGN convention 7), over every registered inpainter."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import pytest
+import torch
+from hydra.utils import instantiate
+from omegaconf import OmegaConf
+
+import pianodiff
+from pianodiff.diffusion.plan import ddim_plan, ddpm_plan, fast_plan
+from pianodiff.diffusion.sampler import sample
+from pianodiff.diffusion.schedule import linear_schedule
+from pianodiff.inpaint import INPAINTERS
+from pianodiff.inpaint.base import Denoiser, InpaintContext
+from pianodiff.inpaint.guidance import ReconstructionGuidance
+from pianodiff.inpaint.interpolation import Interpolation, lambda_schedule
+from pianodiff.inpaint.repaint import RePaint, repaint_nfe, repaint_walk
+
+CONF = Path(pianodiff.__file__).parent / "conf"
+LENGTH = 1024
+SCHEDULE = linear_schedule(8, 1e-4, 0.25)
+PLANS = {
+    "ddpm": ddpm_plan(SCHEDULE),
+    "fast": fast_plan(SCHEDULE),
+    "ddim": ddim_plan(SCHEDULE, 4, eta=0.0),
+}
+
+
+@pytest.fixture(scope="module")
+def net() -> torch.nn.Module:
+    torch.manual_seed(0)
+    model = instantiate(OmegaConf.load(CONF / "model" / "tiny.yaml"))
+    # The zero-initialised output would make ε̂ ≡ 0; give it weights so x̂0 depends on x_t.
+    torch.nn.init.normal_(model.output_projection.weight, std=0.2)
+    return model.eval()
+
+
+def _mask(kind: str) -> torch.Tensor:
+    mask = torch.zeros(2, LENGTH)
+    if kind == "prefix":
+        mask[:, :400] = 1.0
+    else:  # known audio on both sides of a gap
+        mask[:, :400] = 1.0
+        mask[:, 700:] = 1.0
+    return mask
+
+
+def _known() -> torch.Tensor:
+    t = torch.arange(LENGTH) / 22050
+    return (0.3 * torch.sin(2 * math.pi * 440 * t)).expand(2, LENGTH).clone()
+
+
+def _run(net, name, plan, mask_kind="prefix", seed=1):
+    inpainter = instantiate(OmegaConf.load(CONF / "extender" / f"{name}.yaml"))
+    denoiser = Denoiser(net)
+    ctx = InpaintContext(_known(), _mask(mask_kind), plan, torch.Generator().manual_seed(seed))
+    with torch.no_grad():
+        x = sample(denoiser, inpainter, ctx)
+    return x, denoiser.nfe, inpainter, ctx
+
+
+def test_registry_matches_config_group():
+    assert sorted(p.stem for p in (CONF / "extender").glob("*.yaml")) == sorted(INPAINTERS)
+    for name, cls in INPAINTERS.items():
+        cfg = OmegaConf.load(CONF / "extender" / f"{name}.yaml")
+        assert isinstance(instantiate(cfg), cls)
+
+
+@pytest.mark.parametrize("plan_name", sorted(PLANS))
+@pytest.mark.parametrize("name", sorted(INPAINTERS))
+@pytest.mark.parametrize("mask_kind", ["prefix", "gap"])
+def test_contract(net, name, plan_name, mask_kind):
+    plan = PLANS[plan_name]
+    x, nfe, inpainter, ctx = _run(net, name, plan, mask_kind)
+    assert x.shape == ctx.mask.shape
+    assert torch.isfinite(x).all()
+    assert nfe == inpainter.nfe(plan)
+    known = ctx.mask.bool()
+    if inpainter.keeps_known_exactly:
+        assert torch.equal(x[known], ctx.known[known])
+    # The generated region is really generated: not left at the known audio or at zero.
+    assert not torch.allclose(x[~known], ctx.known[~known])
+    again, _, _, _ = _run(net, name, plan, mask_kind)
+    assert torch.equal(x, again)
+    other, _, _, _ = _run(net, name, plan, mask_kind, seed=2)
+    assert not torch.equal(x, other)
+
+
+@pytest.mark.parametrize("name", sorted(INPAINTERS))
+def test_empty_mask_is_unconditional(net, name):
+    inpainter = INPAINTERS[name]()
+    plan = PLANS["fast"]
+    ctx = InpaintContext(torch.zeros(1, 512), torch.zeros(1, 512), plan, torch.Generator())
+    with torch.no_grad():
+        x = sample(Denoiser(net), inpainter, ctx)
+    assert x.shape == (1, 512) and torch.isfinite(x).all()
+
+
+def test_declared_keeps_known():
+    assert INPAINTERS["replacement"]().keeps_known_exactly
+    assert INPAINTERS["repaint"]().keeps_known_exactly
+    assert not INPAINTERS["interpolation"]().keeps_known_exactly
+    assert ReconstructionGuidance.backwards_per_step == 1
+
+
+def _diffusers_timesteps(n: int, jump_length: int, jump_n_sample: int) -> list[int]:
+    """diffusers' RePaintScheduler.set_timesteps (stride 1), transcribed as the reference."""
+    timesteps, jumps = [], {}
+    for j in range(0, n - jump_length, jump_length):
+        jumps[j] = jump_n_sample - 1
+    t = n
+    while t >= 1:
+        t = t - 1
+        timesteps.append(t)
+        if jumps.get(t, 0) > 0:
+            jumps[t] = jumps[t] - 1
+            for _ in range(jump_length):
+                t = t + 1
+                timesteps.append(t)
+    return timesteps
+
+
+def test_repaint_walk_hand_derived():
+    # S=6, j=2, r=3: jump points 0 and 2, each revisited twice.
+    expected = [6, 5, 4, 3, 2, 3, 4, 3, 2, 3, 4, 3, 2, 1, 0, 1, 2, 1, 0, 1, 2, 1, 0]
+    assert repaint_walk(6, 2, 3) == expected
+    assert repaint_nfe(6, 2, 3) == sum(1 for a, b in zip(expected, expected[1:]) if b < a) == 14
+
+
+@pytest.mark.parametrize("n,j,r", [(250, 10, 10), (50, 10, 10), (20, 3, 4), (7, 10, 5), (1, 1, 3)])
+def test_repaint_walk_matches_diffusers(n, j, r):
+    walk = repaint_walk(n, j, r)
+    assert walk == [n] + _diffusers_timesteps(n, j, r)
+    downs = sum(1 for a, b in zip(walk, walk[1:]) if b == a - 1)
+    assert downs == repaint_nfe(n, j, r)
+
+
+def test_repaint_paper_cost():
+    # Lugmayr et al.: j = 10, r = 10 at T = 250 costs about 9.6x plain sampling.
+    assert repaint_nfe(250, 10, 10) / 250 == pytest.approx(9.64)
+    plan = ddpm_plan(linear_schedule(250))
+    assert RePaint(10, 10).nfe(plan) == 2410
+
+
+def test_repaint_short_plan_still_jumps():
+    fast = PLANS["fast"]  # 6 levels: j clamped to 2
+    assert RePaint(10, 10).effective_jump(fast) == 2
+    assert RePaint(10, 10).nfe(fast) > fast.num_levels
+    assert RePaint(10, 1).nfe(fast) == fast.num_levels  # r = 1 is replacement
+
+
+def test_lambda_schedules():
+    original = lambda_schedule("original", 200)
+    # The original formula at i = 199 before the last-step override, and λ_0 = 0.
+    assert float(((0.3704 * math.e) ** (0.5 * 199) - 1) ** 4) == pytest.approx(0.895, abs=2e-3)
+    assert original[0] == 0.0 and original[-1] == 1.0
+    assert original[198] == pytest.approx(((0.3704 * math.e) ** 99 - 1) ** 4)
+    for name in ("original", "linear", "cosine", "power"):
+        for levels in (1, 6, 20, 200):
+            lam = lambda_schedule(name, levels)
+            assert lam.shape == (levels,) and lam[-1] == 1.0
+            assert bool((lam[1:] >= lam[:-1]).all()) and bool((lam >= 0).all())
+    with pytest.raises(ValueError, match="choose"):
+        Interpolation(schedule="nope")
+
+
+def test_interpolation_reports_lambda(net):
+    seen = []
+    inpainter = Interpolation()
+    plan = PLANS["fast"]
+    ctx = InpaintContext(_known(), _mask("prefix"), plan, torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        sample(Denoiser(net), inpainter, ctx, callback=lambda p: seen.append(p["lambda"]))
+    assert seen == [float(v) for v in lambda_schedule("original", plan.num_levels)]
+
+
+def test_guidance_gradient_changes_the_result(net):
+    plan = PLANS["ddpm"]
+    outs = []
+    for xi in (0.0, 0.5):
+        ctx = InpaintContext(_known(), _mask("prefix"), plan, torch.Generator().manual_seed(3))
+        with torch.no_grad():
+            outs.append(sample(Denoiser(net), ReconstructionGuidance(xi), ctx))
+    assert not torch.allclose(outs[0], outs[1])
+
+
+def test_guidance_refuses_inference_mode(net):
+    ctx = InpaintContext(_known(), _mask("prefix"), PLANS["fast"], torch.Generator())
+    with torch.inference_mode(), pytest.raises(RuntimeError, match="no_grad"):
+        sample(Denoiser(net), ReconstructionGuidance(), ctx)
