@@ -1,0 +1,1 @@
+"""Lightning callbacks of pianodiff: demo sampling, export at the end of fit."""

@@ -1,0 +1,127 @@
+"""Every N steps: a short unconditional sample from the EMA weights, heard and seen.
+
+The sample goes through the project's single reverse loop (``diffusion.sampler.sample``)
+with the ``Replacement`` inpainter and an empty mask, i.e. plain unconditional sampling,
+on a fast plan (DiffWave's 6-step schedule or DDIM) so that it costs seconds. It is written
+under the run directory (``demo/step_XXXXXXX.wav`` and ``.png``) and, when the logger is
+W&B, logged as audio and a mel-spectrogram image.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import lightning as L
+import torch
+from lightning.pytorch.loggers import WandbLogger
+from lightning.pytorch.utilities import rank_zero_only
+
+from pianodiff import SAMPLE_RATE
+from pianodiff.audio import log_mel, write_audio
+from pianodiff.diffusion.plan import SamplingPlan, ddim_plan, fast_plan
+from pianodiff.diffusion.sampler import sample
+from pianodiff.diffusion.schedule import NoiseSchedule
+from pianodiff.inpaint.base import Denoiser, InpaintContext
+from pianodiff.inpaint.replacement import Replacement
+
+PLANS = ("fast", "ddim")
+
+
+def demo_plan(schedule: NoiseSchedule, plan: str, ddim_steps: int) -> SamplingPlan:
+    """The sampling plan of the demo: DiffWave's fast schedule or DDIM on ``ddim_steps``."""
+    if plan == "fast":
+        return fast_plan(schedule)
+    if plan == "ddim":
+        return ddim_plan(schedule, min(ddim_steps, schedule.num_steps), eta=0.0)
+    raise ValueError(f"demo plan must be one of {PLANS}, got {plan!r}")
+
+
+def save_mel_png(audio: torch.Tensor, path: Path, title: str) -> Path:
+    """A log-mel spectrogram picture of (T,) audio, written to ``path``."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    mel = log_mel(audio.float().cpu()).numpy()
+    seconds = len(audio) / SAMPLE_RATE
+    fig, ax = plt.subplots(figsize=(6, 3), dpi=100)
+    ax.imshow(mel, origin="lower", aspect="auto", extent=(0, seconds, 0, mel.shape[0]))
+    ax.set_xlabel("seconds")
+    ax.set_ylabel("mel bin")
+    ax.set_title(title)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path)
+    plt.close(fig)
+    return path
+
+
+class DemoSampling(L.Callback):
+    """Sample ``seconds`` of audio every ``every_n_steps`` training steps.
+
+    Args:
+        every_n_steps: interval in optimiser steps (0 disables).
+        seconds: length of the demo sample.
+        plan: "fast" (DiffWave's 6 inference βs) or "ddim".
+        ddim_steps: steps of the DDIM plan.
+        seed: fixed noise seed, so demos at different steps are comparable.
+        directory: where the WAV/PNG files go (the run directory's ``demo/``).
+        at_fit_end: also sample once when training ends.
+    """
+
+    def __init__(
+        self,
+        every_n_steps: int = 1000,
+        seconds: float = 2.0,
+        plan: str = "fast",
+        ddim_steps: int = 20,
+        seed: int = 0,
+        directory: str = "demo",
+        at_fit_end: bool = True,
+    ):
+        if plan not in PLANS:
+            raise ValueError(f"demo plan must be one of {PLANS}, got {plan!r}")
+        self.every_n_steps = every_n_steps
+        self.seconds = seconds
+        self.plan = plan
+        self.ddim_steps = ddim_steps
+        self.seed = seed
+        self.directory = Path(directory)
+        self.at_fit_end = at_fit_end
+        self.written: list[Path] = []
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
+        step = trainer.global_step
+        if self.every_n_steps > 0 and step > 0 and step % self.every_n_steps == 0:
+            self.demo(trainer, pl_module)
+
+    def on_fit_end(self, trainer, pl_module) -> None:
+        if self.at_fit_end and trainer.global_step > 0:
+            last = self.directory / f"step_{trainer.global_step:07d}.wav"
+            if last not in self.written:
+                self.demo(trainer, pl_module)
+
+    @rank_zero_only
+    @torch.no_grad()
+    def demo(self, trainer: L.Trainer, pl_module: L.LightningModule) -> torch.Tensor:
+        """Sample, write WAV + PNG under the run directory, log them; returns (T,) audio."""
+        net = pl_module.ema.net
+        plan = demo_plan(pl_module.schedule, self.plan, self.ddim_steps)
+        n = max(1, round(self.seconds * SAMPLE_RATE))
+        device = pl_module.device
+        gen = torch.Generator(device=device).manual_seed(self.seed)
+        mask = torch.zeros(1, n, device=device)
+        ctx = InpaintContext(known=torch.zeros_like(mask), mask=mask, plan=plan, generator=gen)
+        audio = sample(Denoiser(net), Replacement(), ctx)[0].float().cpu()
+        step = trainer.global_step
+        wav = write_audio(self.directory / f"step_{step:07d}.wav", audio, SAMPLE_RATE)
+        png = save_mel_png(audio, wav.with_suffix(".png"), f"step {step} ({plan.name}, EMA)")
+        self.written.append(wav)
+        for logger in trainer.loggers:
+            if isinstance(logger, WandbLogger):
+                logger.log_audio(
+                    "demo/audio", [audio.numpy()], step=step, sample_rate=[SAMPLE_RATE]
+                )
+                logger.log_image("demo/mel", [str(png)], step=step)
+        return audio

@@ -1,0 +1,207 @@
+"""The LightningModule that trains a DiffWave ε-network (Ho et al. 2020, Algorithm 1).
+
+One training step: draw t ~ U{0..T−1} and ε ~ N(0, I), form x_t = q_sample(x0, ᾱ_t, ε)
+(Ho eq. 4), and regress the network's ε̂(x_t, t) onto ε: L1 as DiffWave's reference code
+does, or L2 (Ho eq. 14). The module holds no sampling loop (convention 2): demo sampling
+lives in ``callbacks/demo_sampling.py``.
+
+t and ε are drawn from a generator seeded by (seed, global step, rank), so a resumed run
+continues with exactly the draws an uninterrupted run would have made.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import lightning as L
+import torch
+from torch import nn
+from torch.optim.lr_scheduler import LambdaLR
+
+from pianodiff.data.dataset import stream_seed
+from pianodiff.diffusion.process import q_sample
+from pianodiff.diffusion.schedule import NoiseSchedule
+from pianodiff.ema import EMA
+
+CONFIG_KEY = "pianodiff"
+"""Key of the resolved model/diffusion config inside a Lightning checkpoint."""
+
+LOSSES = ("l1", "l2")
+
+
+class NonFiniteLossError(FloatingPointError):
+    """Training produced a NaN/inf loss or gradient; the message names the step."""
+
+
+def linear_warmup(
+    optimizer: torch.optim.Optimizer,
+    warmup_steps: int = 1000,
+    decay_steps: int | None = None,
+    final_fraction: float = 1.0,
+) -> LambdaLR:
+    """LR factor rising linearly 0 → 1 over ``warmup_steps``, then optionally a cosine decay
+    to ``final_fraction`` by step ``decay_steps`` (constant when ``decay_steps`` is None)."""
+
+    def factor(step: int) -> float:
+        if step < warmup_steps:
+            return (step + 1) / warmup_steps
+        if decay_steps is None or decay_steps <= warmup_steps:
+            return 1.0
+        progress = min(1.0, (step - warmup_steps) / (decay_steps - warmup_steps))
+        return final_fraction + (1 - final_fraction) * 0.5 * (1 + math.cos(math.pi * progress))
+
+    return LambdaLR(optimizer, factor)
+
+
+class DiffWaveModule(L.LightningModule):
+    """Trains ``net`` to predict the noise of ``schedule``'s forward process.
+
+    Args:
+        net: the ε-network, ε̂ = net(x_t (B, T), t (B,) float) -> (B, T).
+        schedule: the training noise schedule (T steps).
+        optimizer: a partial optimiser, called with the parameters.
+        scheduler: an optional partial LR scheduler, called with the optimiser (per step).
+        loss: "l1" or "l2" on ε.
+        ema_decay: final EMA decay; ema_warmup: use the (1+n)/(10+n) warm-up.
+        t_buckets: the training loss is also logged per this many equal ranges of t.
+        val_steps: fixed t values of the validation loss (default: 5 evenly spaced).
+        val_use_ema: validate the EMA weights (the ones exported) instead of the raw ones.
+        seed: seed of the per-step t/ε draws and of the fixed validation noise.
+        model_config / diffusion_config: the resolved configs stored in every checkpoint.
+    """
+
+    def __init__(
+        self,
+        net: nn.Module,
+        schedule: NoiseSchedule,
+        optimizer: Callable[..., torch.optim.Optimizer],
+        scheduler: Callable[..., Any] | None = None,
+        loss: str = "l1",
+        ema_decay: float = 0.999,
+        ema_warmup: bool = True,
+        t_buckets: int = 4,
+        val_steps: Sequence[int] | None = None,
+        val_use_ema: bool = True,
+        seed: int = 0,
+        model_config: dict | None = None,
+        diffusion_config: dict | None = None,
+    ):
+        super().__init__()
+        if loss not in LOSSES:
+            raise ValueError(f"loss must be one of {LOSSES}, got {loss!r}")
+        self.net = net
+        self.ema = EMA(net, ema_decay, ema_warmup)
+        self.schedule = schedule
+        self.register_buffer("alpha_bar", schedule.alpha_bar.float(), persistent=False)
+        self.optimizer_factory = optimizer
+        self.scheduler_factory = scheduler
+        self.loss_name = loss
+        self.t_buckets = max(1, min(t_buckets, schedule.num_steps))
+        T = schedule.num_steps
+        default_val = torch.linspace(0, T - 1, min(5, T)).round().long().tolist()
+        self.val_steps = [int(t) for t in (val_steps if val_steps is not None else default_val)]
+        if any(not 0 <= t < T for t in self.val_steps):
+            raise ValueError(f"val_steps must lie in 0..{T - 1}, got {self.val_steps}")
+        self.val_use_ema = val_use_ema
+        self.seed = seed
+        self.model_config = model_config
+        self.diffusion_config = diffusion_config
+
+    # -- the loss --------------------------------------------------------------------------
+
+    def per_item_loss(self, eps_hat: torch.Tensor, eps: torch.Tensor) -> torch.Tensor:
+        """(B, T), (B, T) -> (B,) mean L1 or L2 error per item, in float32."""
+        err = eps_hat.float() - eps
+        return (err.abs() if self.loss_name == "l1" else err.pow(2)).mean(dim=-1)
+
+    def diffusion_loss(
+        self, net: nn.Module, x0: torch.Tensor, t: torch.Tensor, eps: torch.Tensor
+    ) -> torch.Tensor:
+        """Per-item ε loss (B,) of ``net`` at integer steps t (B,) with noise ε (B, T)."""
+        x_t = q_sample(x0, self.alpha_bar[t].unsqueeze(-1), eps)
+        return self.per_item_loss(net(x_t, t.float()), eps)
+
+    def _draws(self, x0: torch.Tensor, index: int) -> tuple[torch.Tensor, torch.Tensor]:
+        gen = torch.Generator(device=x0.device).manual_seed(stream_seed(self.seed, index))
+        t = torch.randint(self.schedule.num_steps, (x0.shape[0],), generator=gen, device=x0.device)
+        eps = torch.randn(x0.shape, generator=gen, device=x0.device, dtype=torch.float32)
+        return t, eps
+
+    def training_step(self, batch: torch.Tensor, batch_idx: int) -> torch.Tensor:
+        x0 = batch.float()
+        index = self.global_step * self.trainer.world_size + self.global_rank
+        t, eps = self._draws(x0, index)
+        per_item = self.diffusion_loss(self.net, x0, t, eps)
+        loss = per_item.mean()
+        if not torch.isfinite(loss):
+            raise NonFiniteLossError(
+                f"training loss is {loss.item()} at step {self.global_step}; stopped, the last "
+                "good checkpoint is kept (lower the learning rate or check the data)"
+            )
+        self.log("train/loss", loss, prog_bar=True)
+        self._log_buckets(per_item.detach(), t)
+        return loss
+
+    def _log_buckets(self, per_item: torch.Tensor, t: torch.Tensor) -> None:
+        T, k = self.schedule.num_steps, self.t_buckets
+        bucket = t * k // T
+        for b in range(k):
+            sel = bucket == b
+            if sel.any():
+                lo, hi = b * T // k, (b + 1) * T // k - 1
+                self.log(f"train/loss_t{lo:03d}-{hi:03d}", per_item[sel].mean())
+
+    def on_before_optimizer_step(self, optimizer: torch.optim.Optimizer) -> None:
+        # A finite loss can still give inf gradients; stop before they reach the weights.
+        grads = [p.grad for p in self.net.parameters() if p.grad is not None]
+        if grads and not torch.isfinite(torch.stack(torch._foreach_norm(grads))).all():
+            raise NonFiniteLossError(
+                f"non-finite gradient at step {self.global_step}; stopped, the last good "
+                "checkpoint is kept (lower the learning rate or enable gradient clipping)"
+            )
+
+    def on_train_batch_end(self, outputs: Any, batch: Any, batch_idx: int) -> None:
+        self.ema.update(self.net)
+        self.log("train/ema_decay", self.ema.current_decay())
+
+    # -- validation ------------------------------------------------------------------------
+
+    def validation_step(self, batch: torch.Tensor, batch_idx: int) -> None:
+        """ε loss at each fixed t in ``val_steps`` with noise fixed by (seed, batch_idx)."""
+        x0 = batch.float()
+        net = self.ema if self.val_use_ema else self.net
+        gen = torch.Generator().manual_seed(stream_seed(self.seed + 1, batch_idx))
+        losses = []
+        for t_val in self.val_steps:
+            eps = torch.randn(x0.shape, generator=gen).to(x0.device)
+            t = torch.full((x0.shape[0],), t_val, device=x0.device, dtype=torch.long)
+            loss = self.diffusion_loss(net, x0, t, eps).mean()
+            self.log(f"val/loss_t{t_val:03d}", loss, sync_dist=True, batch_size=len(x0))
+            losses.append(loss)
+        self.log(
+            "val/loss",
+            torch.stack(losses).mean(),
+            prog_bar=True,
+            sync_dist=True,
+            batch_size=len(x0),
+        )
+
+    # -- optimisation and checkpoints ------------------------------------------------------
+
+    def configure_optimizers(self) -> Any:
+        optimizer = self.optimizer_factory(self.net.parameters())
+        if self.scheduler_factory is None:
+            return optimizer
+        scheduler = self.scheduler_factory(optimizer)
+        lr = {"scheduler": scheduler, "interval": "step"}
+        return {"optimizer": optimizer, "lr_scheduler": lr}
+
+    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        # Convention 10: the checkpoint rebuilds its own network (see callbacks/export.py).
+        checkpoint[CONFIG_KEY] = {
+            "model": self.model_config,
+            "diffusion": self.diffusion_config,
+            "num_steps": self.schedule.num_steps,
+        }

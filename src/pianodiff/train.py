@@ -1,0 +1,159 @@
+"""Train DiffWave: ``python -m pianodiff.train experiment=piano14`` (Hydra entrypoint).
+
+Thin on purpose: compose the config, build data, network, schedule, LightningModule,
+callbacks, logger and trainer with ``hydra.utils.instantiate``, then ``fit``. The configs
+ship inside the package (``pianodiff/conf``), so this works from any working directory and
+from an installed wheel.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+import hydra
+import lightning as L
+import torch
+from hydra.core.hydra_config import HydraConfig
+from hydra.utils import instantiate
+from omegaconf import DictConfig, OmegaConf
+
+import pianodiff.resolvers  # noqa: F401  (registers ${pd.*} before Hydra composes)
+from pianodiff.audio import AudioError
+from pianodiff.callbacks.export import load_training_checkpoint
+from pianodiff.checkpoint import CheckpointError
+from pianodiff.data.datamodule import NoUsableAudioError
+from pianodiff.lit_module import CONFIG_KEY, NonFiniteLossError
+
+log = logging.getLogger("pianodiff.train")
+
+USER_ERRORS = (
+    NonFiniteLossError,
+    CheckpointError,
+    NoUsableAudioError,
+    AudioError,
+    FileNotFoundError,
+)
+
+
+def resolve_run_dir(cfg: DictConfig) -> Path:
+    """The run directory: Hydra's output dir when launched by Hydra, else paths.run_dir.
+
+    DDP children are started by Lightning with ``hydra.run.dir=<parent's dir>``, so reading
+    it back from Hydra keeps every rank in the same folder.
+    """
+    if HydraConfig.initialized():
+        return Path(HydraConfig.get().runtime.output_dir)
+    return Path(cfg.paths.run_dir)
+
+
+def resolve_ckpt_path(cfg: DictConfig) -> str | None:
+    """``ckpt_path``: null, "last" (newest last.ckpt of runs named ${name}), a file or a run dir."""
+    value = cfg.get("ckpt_path")
+    if value in (None, ""):
+        return None
+    if str(value) == "last":
+        pattern = f"{cfg.name}/*/checkpoints/last.ckpt"
+        found = sorted(Path(cfg.paths.output_dir).glob(pattern), key=lambda p: p.stat().st_mtime)
+        if not found:
+            raise CheckpointError(
+                f"ckpt_path=last: no {pattern} under {cfg.paths.output_dir}; "
+                "train first or pass ckpt_path=<file.ckpt>"
+            )
+        return str(found[-1])
+    path = Path(str(value)).expanduser()
+    if path.is_dir():
+        path = path / "checkpoints" / "last.ckpt"
+    return str(path.absolute())
+
+
+def check_resumable(ckpt_path: str, model_config: dict[str, Any]) -> None:
+    """One-line errors for a corrupt checkpoint or one of another architecture."""
+    saved = load_training_checkpoint(ckpt_path)[CONFIG_KEY]["model"]
+    if saved != model_config:
+        raise CheckpointError(
+            f"{ckpt_path} was trained with model {saved}, not {model_config}; "
+            "resume with the same model=... or start a new run"
+        )
+
+
+def set_threads(cfg: DictConfig) -> int:
+    """torch CPU threads: ``num_threads`` or all cores shared among local processes."""
+    n = cfg.get("num_threads")
+    if n is None:
+        devices = cfg.trainer.get("devices", 1)
+        per_node = devices if isinstance(devices, int) and devices > 0 else 1
+        n = max(1, (os.cpu_count() or 1) // per_node)
+    torch.set_num_threads(int(n))
+    return int(n)
+
+
+def train(cfg: DictConfig) -> dict[str, Any]:
+    """Fit a model as ``cfg`` describes; returns the run dir, final step and metrics."""
+    run_dir = resolve_run_dir(cfg)
+    cfg.paths.run_dir = str(run_dir)  # every ${paths.run_dir} below now names this run
+    threads = set_threads(cfg)
+    L.seed_everything(cfg.seed, workers=True, verbose=False)
+
+    model_config = OmegaConf.to_container(cfg.model, resolve=True)
+    diffusion_config = OmegaConf.to_container(cfg.diffusion, resolve=True)
+    ckpt_path = resolve_ckpt_path(cfg)
+    if ckpt_path is not None:
+        check_resumable(ckpt_path, model_config)
+
+    datamodule = instantiate(cfg.data)
+    net = instantiate(cfg.model)
+    schedule = instantiate(cfg.diffusion)
+    # Built as a partial and then called: Hydra would turn a dataclass argument (the
+    # schedule) into a config node if it were passed to instantiate directly.
+    module = instantiate(cfg.module, _partial_=True)(
+        net=net,
+        schedule=schedule,
+        model_config=model_config,
+        diffusion_config=diffusion_config,
+    )
+    callbacks = [instantiate(c) for c in (cfg.get("callbacks") or {}).values() if c]
+    logger = instantiate(cfg.logger) if cfg.get("logger") else False
+    trainer: L.Trainer = instantiate(cfg.trainer, _partial_=True)(
+        callbacks=callbacks, logger=logger, default_root_dir=str(run_dir)
+    )
+    if logger:
+        logger.log_hyperparams(OmegaConf.to_container(cfg, resolve=True))
+    if trainer.is_global_zero:
+        log.info(
+            "run dir %s | %s: %.2f M params, receptive field %.3f s | %d threads | resume: %s",
+            run_dir,
+            cfg.model._target_.rsplit(".", 1)[-1],
+            net.num_parameters() / 1e6,
+            net.receptive_field / datamodule.sample_rate,
+            threads,
+            ckpt_path,
+        )
+    trainer.fit(module, datamodule=datamodule, ckpt_path=ckpt_path)
+    metrics = {k: float(v) for k, v in trainer.callback_metrics.items() if v.numel() == 1}
+    return {
+        "run_dir": run_dir,
+        "global_step": trainer.global_step,
+        "metrics": metrics,
+        "trainer": trainer,
+        "module": module,
+    }
+
+
+@hydra.main(config_path="conf", config_name="train", version_base="1.3")
+def main(cfg: DictConfig) -> float | None:
+    """Entrypoint; user errors end in one line and exit status 1, nothing else lost."""
+    try:
+        result = train(cfg)
+    except USER_ERRORS as err:
+        log.error("%s", err)
+        print(f"error: {err}", file=sys.stderr)
+        sys.exit(1)
+    return result["metrics"].get("val/loss")  # for Hydra sweepers
+
+
+if __name__ == "__main__":
+    main()
