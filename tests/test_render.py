@@ -71,6 +71,13 @@ def test_no_numeric_tempo_plays_at_120_and_override_wins():
     marks = prepare_score(_score(text_only)).recurse().getElementsByClass(tempo.MetronomeMark)
     assert [m.number for m in marks] == [120]
 
+    # A metronome mark without a number, or with one music21 guessed from a word, is no tempo.
+    for mark in (tempo.MetronomeMark(), tempo.MetronomeMark(text="Allegro")):
+        part = _part(["C4", "D4", "E4", "F4"])
+        part.measure(1).insert(0, mark)
+        got = prepare_score(_score(part)).recurse().getElementsByClass(tempo.MetronomeMark)
+        assert [m.number for m in got] == [120]
+
     numeric = _part(["C4", "D4", "E4", "F4"])
     numeric.measure(1).insert(0, tempo.MetronomeMark(number=90))
     kept = prepare_score(_score(numeric)).recurse().getElementsByClass(tempo.MetronomeMark)

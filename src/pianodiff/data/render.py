@@ -153,7 +153,11 @@ def _is_percussion(part) -> bool:
 def _set_tempo(score, bpm: float | None, tempo_mod, stream_mod) -> None:
     """Keep numeric tempo marks; without any (or with ``bpm`` given) play at one tempo."""
     marks = list(score.recurse().getElementsByClass(tempo_mod.TempoIndication))
-    numeric = [m for m in marks if isinstance(m, tempo_mod.MetronomeMark) and not m.numberImplicit]
+    numeric = [
+        m
+        for m in marks
+        if isinstance(m, tempo_mod.MetronomeMark) and m.number is not None and not m.numberImplicit
+    ]
     if bpm is None and numeric:
         for m in marks:  # text-only marks ("Andante") would get music21's guessed number
             if m not in numeric and m.activeSite is not None:
