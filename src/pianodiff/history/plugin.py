@@ -42,9 +42,9 @@ class HistoryPlugin(GenerationPlugin):
         self.title = f"{info.get('extender', '')} · {info.get('plan', '')}"
         self.recorder.label = str(info.get("extender", ""))
         self.moves_per_window = int(info.get("moves_per_window", 0)) or None
-        moves = (self.moves_per_window or 0) * int(info.get("num_windows", 0))
-        if moves > 0:
-            self.recorder.expect(moves)
+        windows = int(info.get("num_windows", 0))
+        if self.moves_per_window and windows > 0:
+            self.recorder.expect(self.moves_per_window * windows, windows)
 
     def on_window(self, event: WindowEvent) -> None:
         if event.phase == "start":

@@ -17,8 +17,8 @@ whole walk — also over RePaint walks that go back up — whatever the output l
 * Tensors live on the CPU as float16: audio and x_t (|x_t| of a few units at most) fit its
   range; 3 significant digits are plenty for plots, and memory halves against float32.
 
-Memory: at most ``max_frames`` × 2 tensors × window samples × 2 bytes (plus one bool mask
-per window); see ``nbytes``.
+Memory: at most ``max_frames`` × 2 tensors × window samples × 2 bytes, plus one bool mask
+per window still shown by a frame (masks of windows thinned away are freed); ``nbytes``.
 """
 
 from __future__ import annotations
@@ -170,15 +170,18 @@ class HistoryRecorder:
             num_moves: the length of the window's walk, if known (shown as "step i/n").
         """
         self._close_window()
+        self._drop_unused_masks()
         self.windows.append(
             WindowInfo(int(index), int(offset_samples), None, list(seams or []), label, num_moves)
         )
         self._seams_given = seams is not None
 
-    def expect(self, total_moves: int) -> None:
-        """Announce the walk's total moves (all windows) so frames are spread exactly evenly;
-        without it the stride adapts as moves arrive."""
-        self.stride = max(self.stride, -(-int(total_moves) // self.max_frames))
+    def expect(self, total_moves: int, windows: int = 1) -> None:
+        """Announce the walk's total moves over ``windows`` windows so frames are spread
+        evenly (room is left for each window's last move); without it the stride adapts."""
+        room = self.max_frames - int(windows)
+        if room >= 1:
+            self.stride = max(self.stride, -(-int(total_moves) // room))
 
     def choose(self, candidate: int) -> None:
         """Keep only batch item ``candidate`` in the current window's frames (batch_index=None)."""
@@ -278,6 +281,14 @@ class HistoryRecorder:
             kept[-1] = newest  # a no-op when the newest is at an even position
             self.frames = kept
             self.stride *= 2
+        self._drop_unused_masks()
+
+    def _drop_unused_masks(self) -> None:
+        """Free the masks of past windows that no frame shows any more (bounded memory)."""
+        shown = {f.window for f in self.frames}
+        for i, w in enumerate(self.windows[:-1]):
+            if i not in shown:
+                w.known_mask = None
 
 
 def _keep(x: torch.Tensor) -> torch.Tensor:
