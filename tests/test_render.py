@@ -78,6 +78,12 @@ def test_no_numeric_tempo_plays_at_120_and_override_wins():
         got = prepare_score(_score(part)).recurse().getElementsByClass(tempo.MetronomeMark)
         assert [m.number for m in got] == [120]
 
+    # A tempo only in MusicXML's <sound tempo=...> (numberSounding) is a numeric tempo.
+    sounding = _part(["C4", "D4", "E4", "F4"])
+    sounding.measure(1).insert(0, tempo.MetronomeMark(numberSounding=72))
+    got = prepare_score(_score(sounding)).recurse().getElementsByClass(tempo.MetronomeMark)
+    assert [m.getQuarterBPM() for m in got] == [72]
+
     numeric = _part(["C4", "D4", "E4", "F4"])
     numeric.measure(1).insert(0, tempo.MetronomeMark(number=90))
     kept = prepare_score(_score(numeric)).recurse().getElementsByClass(tempo.MetronomeMark)

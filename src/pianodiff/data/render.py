@@ -153,10 +153,13 @@ def _is_percussion(part) -> bool:
 def _set_tempo(score, bpm: float | None, tempo_mod, stream_mod) -> None:
     """Keep numeric tempo marks; without any (or with ``bpm`` given) play at one tempo."""
     marks = list(score.recurse().getElementsByClass(tempo_mod.TempoIndication))
+    # MusicXML <sound tempo="72"> with no printed mark arrives as numberSounding only.
     numeric = [
         m
         for m in marks
-        if isinstance(m, tempo_mod.MetronomeMark) and m.number is not None and not m.numberImplicit
+        if isinstance(m, tempo_mod.MetronomeMark)
+        and not m.numberImplicit
+        and (m.number is not None or m.numberSounding is not None)
     ]
     if bpm is None and numeric:
         for m in marks:  # text-only marks ("Andante") would get music21's guessed number
