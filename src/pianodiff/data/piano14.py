@@ -2,8 +2,8 @@
 
 The original model was trained on 14 mono piano tracks; these public-domain scores,
 rendered with a sampled grand piano, give a data set of the same shape (about 39 minutes)
-with no download. ``bpm`` overrides the score's tempo where the score has none, or where
-its only tempo is a word that would play far too fast at the default 120 bpm.
+with no download. ``bpm`` replaces every tempo of the score: set for three slow pieces whose
+encodings have no tempo or only the encoder's default 120 bpm, which plays them far too fast.
 """
 
 from __future__ import annotations
