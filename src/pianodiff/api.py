@@ -70,6 +70,7 @@ class Generator:
         seconds: float,
         extender: str | Inpainter = "interpolation",
         sampler: str | SamplingPlan = "fast",
+        sampler_params: dict[str, Any] | None = None,
         seed: int | None = 0,
         candidates: int = 1,
         geometry: Geometry | None = None,
@@ -80,12 +81,13 @@ class Generator:
         """Continue ``audio`` ((T,) tensor at ``sample_rate``, or a file) by ``seconds``.
 
         Returns (the last window of ``audio`` + ``seconds`` of new audio, sample rate).
-        ``audio=None`` starts from an unconditional window.
+        ``audio=None`` starts from an unconditional window. ``sampler_params`` and
+        ``extender_params`` override the shipped YAML (e.g. ``num_steps=10``, ``xi=0.5``).
         """
         seconds = check_seconds(seconds)
         ground = self._ground(audio, sample_rate)
         inpainter = build_extender(extender, **extender_params)
-        plan = build_plan(sampler, self.model.schedule)
+        plan = build_plan(sampler, self.model.schedule, **(sampler_params or {}))
         generator = torch.Generator(device=self.device)
         generator.manual_seed(seed if seed is not None else int(torch.seed() % 2**31))
         engine = WindowedGenerator(

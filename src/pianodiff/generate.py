@@ -11,6 +11,7 @@ ends with one line on stderr and exit status 2.
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 import hydra
 from omegaconf import DictConfig
@@ -23,7 +24,12 @@ from pianodiff.generation.run import GenerationResult, run_generation
 USER_ERRORS = (GenerationError, AudioError, CheckpointError, FileExistsError)
 
 
-@hydra.main(config_path="conf", config_name="generate", version_base="1.3")
+# An absolute path: "conf" alone resolves to the module pkg://pianodiff.conf when this file is
+# imported (console script, in-process call), which needs conf/__init__.py to exist.
+CONF_DIR = str(Path(__file__).resolve().parent / "conf")
+
+
+@hydra.main(config_path=CONF_DIR, config_name="generate", version_base="1.3")
 def main(cfg: DictConfig) -> GenerationResult | None:
     try:
         result = run_generation(cfg)

@@ -48,4 +48,16 @@ def build_plan(
     """A SamplingPlan from its config name over the checkpoint's ``schedule``."""
     if isinstance(sampler, SamplingPlan):
         return sampler
-    return instantiate(load_group_config("sampler", sampler, **overrides))(schedule=schedule)
+    return plan_from_config(load_group_config("sampler", sampler, **overrides), schedule)
+
+
+def plan_from_config(cfg: DictConfig, schedule: NoiseSchedule) -> SamplingPlan:
+    """Instantiate a ``conf/sampler`` node over ``schedule``; a bad value is one clear line."""
+    try:
+        return instantiate(cfg)(schedule=schedule)
+    except Exception as err:
+        cause = err.__cause__ or err
+        raise GenerationError(
+            f"sampler {cfg.get('_target_', '?').rsplit('.', 1)[-1]}: {cause} "
+            f"(the checkpoint has T={schedule.num_steps})"
+        ) from err

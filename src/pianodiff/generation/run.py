@@ -21,6 +21,7 @@ from omegaconf import DictConfig, OmegaConf
 from pianodiff import SAMPLE_RATE, __version__
 from pianodiff.audio import atomic_path, write_audio
 from pianodiff.checkpoint import load_export
+from pianodiff.generation.configs import plan_from_config
 from pianodiff.generation.cost import steady_state_cost
 from pianodiff.generation.device import make_denoiser, pick_device
 from pianodiff.generation.engine import LongAudio, WindowedGenerator
@@ -74,7 +75,7 @@ def run_generation(
     ground = load_ground(cfg.ground_file, SAMPLE_RATE) if cfg.ground_file else None
     device = pick_device(cfg.device)
     model = load_export(checkpoint, device)
-    plan = instantiate(cfg.sampler)(schedule=model.schedule)
+    plan = plan_from_config(cfg.sampler, model.schedule)
     seed = int(cfg.seed) if cfg.seed is not None else int.from_bytes(os.urandom(4), "little")
     output = Path(cfg.output) if cfg.output else default_output(inpainter.name, plan.name, seed)
     check_output(output, bool(cfg.overwrite))
