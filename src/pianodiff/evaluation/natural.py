@@ -13,40 +13,18 @@ from collections.abc import Sequence
 import torch
 
 from pianodiff import SAMPLE_RATE
+from pianodiff.evaluation.seam import seam_scores
 
 
 def seam_scores_at(
     wave: torch.Tensor, positions: Sequence[int], sample_rate: int = SAMPLE_RATE
 ) -> list[float]:
-    """The seam statistic of (T,) audio at each sample position (seam.py's definition).
+    """The seam statistic of (T,) audio at each sample position.
 
-    Uses ``pianodiff.evaluation.seam.seam_scores`` when the generation work provides it,
-    so generated and natural seams are measured by the very same code.
+    The same code (``evaluation.seam.seam_scores``) scores generated seams and natural
+    cuts, so the two are comparable by construction.
     """
-    try:
-        from pianodiff.evaluation.seam import seam_scores
-    except ImportError:
-        seam_scores = _seam_scores_by_definition
-    return [float(s) for s in seam_scores(wave, list(positions), sample_rate)]
-
-
-def _seam_scores_by_definition(
-    wave: torch.Tensor, positions: Sequence[int], sample_rate: int = SAMPLE_RATE
-) -> list[float]:
-    """DESIGN.md's seam score: log-mel (80 mels, n_fft 1024, hop 256) frame-to-frame change;
-    the largest change within ±2 frames of a position over the median change of the audio."""
-    from pianodiff.audio import log_mel
-
-    hop = 256
-    mel = log_mel(wave.reshape(-1), sample_rate, n_mels=80, n_fft=1024, hop_length=hop)
-    change = (mel[:, 1:] - mel[:, :-1]).abs().mean(dim=0)  # change[i]: frame i -> i+1
-    median = change.median().clamp_min(1e-8)
-    scores = []
-    for pos in positions:
-        frame = int(round(pos / hop))
-        lo, hi = max(frame - 3, 0), min(frame + 2, len(change))
-        scores.append(float(change[lo:hi].max() / median) if hi > lo else float("nan"))
-    return scores
+    return [float(s) for s in seam_scores(wave.reshape(-1), list(positions), sample_rate)]
 
 
 def natural_seam_distribution(

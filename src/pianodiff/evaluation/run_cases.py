@@ -1,0 +1,159 @@
+"""Run one evaluation case with one extender and sampler, and measure it.
+
+Gap filling is one sampler call with a two-sided mask; a continuation is
+``pianodiff.api.Generator.extend`` from the real audio before a cut, the very path
+``pianodiff.generate`` takes. Each returns flat rows of metrics (dicts) ready for a CSV.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import torch
+
+from pianodiff import SAMPLE_RATE
+from pianodiff.api import Generator
+from pianodiff.diffusion.plan import SamplingPlan
+from pianodiff.diffusion.sampler import sample
+from pianodiff.evaluation.cases import ExtensionCase, GapCase
+from pianodiff.evaluation.chroma import continuity_at
+from pianodiff.evaluation.natural import percentile_of, seam_scores_at
+from pianodiff.evaluation.onsets import onset_rate
+from pianodiff.evaluation.spectral import log_spectral_distance, snr_db
+from pianodiff.evaluation.tonality import tonality
+from pianodiff.inpaint.base import Denoiser, InpaintContext, Inpainter
+
+
+@dataclass
+class Setup:
+    """What every case of one (extender, sampler) pair shares."""
+
+    model: Generator
+    inpainter: Inpainter
+    plan: SamplingPlan
+    extender: str
+    sampler: str
+    seed: int = 0
+    device: str = "cpu"
+    sample_rate: int = SAMPLE_RATE
+
+    @property
+    def denoiser(self) -> Denoiser:
+        return self.model.denoiser
+
+    def generator(self) -> torch.Generator:
+        return torch.Generator(device=self.device).manual_seed(self.seed)
+
+    def labels(self) -> dict:
+        return {"extender": self.extender, "sampler": self.sampler}
+
+
+@torch.inference_mode()
+def run_gap_case(setup: Setup, case: GapCase) -> dict:
+    """Fill a centred gap; LSD and SNR on the gap, SNR of the known region (its change)."""
+    known = case.excerpt.to(setup.device).unsqueeze(0)
+    mask = torch.ones_like(known)
+    mask[:, case.gap_start : case.gap_stop] = 0.0
+    ctx = InpaintContext(known, mask, setup.plan, setup.generator())
+    before, start = setup.denoiser.nfe, time.perf_counter()
+    out = sample(setup.denoiser, setup.inpainter, ctx)[0].float().cpu()
+    wall = time.perf_counter() - start
+    gap = slice(case.gap_start, case.gap_stop)
+    keep = mask[0].cpu().bool()
+    return {
+        "task": "gap",
+        **setup.labels(),
+        "file": case.file,
+        "position_s": case.offset / setup.sample_rate,
+        "gap_ms": case.gap_ms,
+        "lsd_db": float(log_spectral_distance(case.excerpt[gap], out[gap])),
+        "snr_db": float(snr_db(case.excerpt[gap], out[gap])),
+        "known_snr_db": float(snr_db(case.excerpt[keep], out[keep])),
+        "nfe": setup.denoiser.nfe - before,
+        "wall_s": wall,
+    }
+
+
+def _first_window_plugin():
+    """A generation plugin that keeps the first extension window's own audio."""
+    from pianodiff.generation.plugins import GenerationPlugin
+
+    class FirstWindow(GenerationPlugin):
+        audio: torch.Tensor | None = None
+        context: int = 0
+
+        def on_window(self, event) -> None:
+            if event.phase == "end" and event.kind == "extend" and self.audio is None:
+                self.audio, self.context = event.audio.detach().float().cpu(), event.context
+
+    return FirstWindow()
+
+
+@torch.inference_mode()
+def run_extension_case(
+    setup: Setup,
+    case: ExtensionCase,
+    geometry: dict,
+    natural: torch.Tensor,
+    candidates: int = 1,
+    continuity_seconds: float = 2.0,
+) -> list[dict]:
+    """Continue real audio from a cut; one "extend" row plus one "seam" row per seam."""
+    from pianodiff.generation.geometry import Geometry
+
+    sr = setup.sample_rate
+    first = _first_window_plugin()
+    start = time.perf_counter()
+    setup.model.extend(
+        case.ground,
+        len(case.truth) / sr,
+        extender=setup.inpainter,
+        sampler=setup.plan,
+        seed=setup.seed,
+        candidates=candidates,
+        geometry=Geometry(**geometry),
+        sample_rate=sr,
+        plugins=[first],
+    )
+    wall = time.perf_counter() - start
+    result = setup.model.last
+    audio = result.audio.float().cpu()
+    new = audio[result.base_samples :]
+    real = torch.cat([case.ground, case.truth])
+    known = case.ground[-first.context :] if first.context else case.ground[:0]
+    cost = result.cost.summary()
+    common = {**setup.labels(), "file": case.file, "position_s": case.cut / sr}
+    rows = [
+        {
+            "task": "extend",
+            **common,
+            "known_snr_db": float(snr_db(known, first.audio[: first.context]))
+            if first.audio is not None and first.context
+            else float("nan"),
+            "tonality": tonality(new, sr),
+            "tonality_real": tonality(case.truth, sr),
+            "onset_rate": onset_rate(new, sr),
+            "onset_rate_real": onset_rate(case.truth, sr),
+            "nfe": cost["nfe"],
+            "net_audio_s_per_s": cost["network_audio_seconds_per_output_second"],
+            "wall_s": wall,
+            "realtime_factor": wall / max(len(new) / sr, 1e-9),
+        }
+    ]
+    scores = seam_scores_at(audio, result.seams, sr)
+    for k, (seam, score) in enumerate(zip(result.seams, scores)):
+        rows.append(
+            {
+                "task": "seam",
+                **common,
+                "seam_index": k,
+                "seam_score": score,
+                "seam_percentile": percentile_of(score, natural),
+                "chroma_generated": continuity_at(audio, seam, continuity_seconds, sr),
+                "chroma_real": continuity_at(real, len(case.ground), continuity_seconds, sr)
+                if k == 0
+                else float("nan"),
+            }
+        )
+    return rows

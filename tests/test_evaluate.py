@@ -1,0 +1,128 @@
+"""The evaluate entrypoint end to end: a tiny exported checkpoint and two short files."""
+
+from __future__ import annotations
+
+import csv
+import math
+import subprocess
+import sys
+
+import pytest
+import soundfile as sf
+from conftest import SR, tone
+from hydra import compose, initialize_config_dir
+from omegaconf import OmegaConf
+
+from pianodiff.checkpoint import export_model
+from pianodiff.evaluate import evaluate
+from pianodiff.evaluation.models import EvaluationError, conf_dir, load_model
+from pianodiff.generation.errors import GenerationError
+from pianodiff.nets import DiffWave
+
+QUICK = [
+    "files=2",
+    "cases_per_file=1",
+    "samplers=[fast]",
+    "gap.gaps_ms=[150,300]",
+    "gap.case_seconds=1.0",
+    "extension.ground_seconds=1.0",
+    "extension.seconds=0.4",
+    "extension.geometry.window_seconds=0.8",
+    "extension.geometry.context_seconds=0.4",
+    "extension.geometry.crossfade_seconds=0.02",
+    "continuity_seconds=0.5",
+    "natural.cuts_per_file=10",
+]
+
+
+@pytest.fixture
+def tiny_checkpoint(tmp_path):
+    model_cfg = OmegaConf.load(conf_dir() / "model" / "tiny.yaml")
+    diffusion_cfg = OmegaConf.load(conf_dir() / "diffusion" / "linear50.yaml")
+    net = DiffWave(**{k: v for k, v in model_cfg.items() if k != "_target_"})
+    return export_model(
+        tmp_path / "ckpt", net.state_dict(), model_cfg, diffusion_cfg, {"sample_rate": SR}
+    )
+
+
+@pytest.fixture
+def held_out(tmp_path):
+    folder = tmp_path / "eval"
+    folder.mkdir()
+    sf.write(folder / "a.wav", tone(2.0, (220.0, 277.2)), SR, subtype="PCM_16")
+    sf.write(folder / "b.wav", tone(2.0, (261.6, 329.6)), SR, subtype="PCM_16")
+    return folder
+
+
+def compose_cfg(overrides):
+    with initialize_config_dir(str(conf_dir()), version_base="1.3"):
+        return compose("evaluate", overrides=overrides)
+
+
+def test_evaluate_end_to_end(tiny_checkpoint, held_out, tmp_path):
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    cfg = compose_cfg(
+        [f"checkpoint={tiny_checkpoint}", f"data_dir={held_out}", "extenders=[replacement]"] + QUICK
+    )
+    rows, table = evaluate(cfg, run_dir)
+    with open(run_dir / "results.csv") as fh:
+        saved = list(csv.DictReader(fh))
+    assert len(saved) == len(rows)
+    tasks = [r["task"] for r in rows]
+    # 2 files × 1 excerpt × 2 gap lengths; 2 continuations with one seam each
+    assert tasks.count("gap") == 4 and tasks.count("extend") == 2 and tasks.count("seam") == 2
+    for r in rows:
+        if r["task"] == "gap":
+            assert r["nfe"] == 6 and r["lsd_db"] > 0 and math.isfinite(r["snr_db"])
+            assert math.isinf(r["known_snr_db"])  # replacement keeps the known audio exactly
+        if r["task"] == "extend":
+            assert r["nfe"] == 6
+            # cost: 6 evaluations of a 0.8 s window per 0.4 s of new audio → 12
+            assert abs(r["net_audio_s_per_s"] - 12.0) < 1e-6
+            assert 0.0 <= r["tonality"] <= 1.0 and r["tonality_real"] < 0.2
+        if r["task"] == "seam":
+            assert 0.0 <= r["seam_percentile"] <= 100.0
+            assert r["chroma_real"] > 0.9  # the real audio continues the same chord
+    assert (run_dir / "summary.md").read_text() == table
+    assert "| replacement | fast |" in table and "150 ms" in table
+    assert (run_dir / "seam_scores.png").stat().st_size > 0
+    assert (run_dir / "gap_lsd.png").stat().st_size > 0
+    assert list((run_dir / "wandb").glob("offline-run-*")), "no offline W&B run written"
+
+
+def test_untrained_control_builds_the_named_size():
+    model = load_model("untrained:tiny")
+    assert model.net.residual_layers == 4 and model.net.residual_channels == 8
+    assert model.schedule.num_steps > 0
+    with pytest.raises((EvaluationError, GenerationError), match="unknown model .huge."):
+        load_model("untrained:huge")
+
+
+@pytest.mark.slow
+def test_cli_missing_data_is_one_clear_line(tiny_checkpoint, tmp_path):
+    missing = tmp_path / "nope"
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pianodiff.evaluate",
+            f"checkpoint={tiny_checkpoint}",
+            f"data_dir={missing}",
+            f"hydra.run.dir={tmp_path / 'run'}",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode != 0
+    err = proc.stderr.strip().splitlines()
+    assert err[-1].startswith("error: held-out audio folder") and "make data" in err[-1]
+
+
+def test_unknown_extender_lists_choices(tiny_checkpoint, held_out, tmp_path):
+    cfg = compose_cfg(
+        [f"checkpoint={tiny_checkpoint}", f"data_dir={held_out}", "extenders=[nosuch]"] + QUICK
+    )
+    with pytest.raises(GenerationError, match="unknown extender 'nosuch'; choose one of: .*repl"):
+        evaluate(cfg, tmp_path)
