@@ -162,7 +162,10 @@ class DiffWaveModule(L.LightningModule):
                 "checkpoint is kept (lower the learning rate or enable gradient clipping)"
             )
 
-    def on_train_batch_end(self, outputs: Any, batch: Any, batch_idx: int) -> None:
+    def optimizer_step(self, *args: Any, **kwargs: Any) -> None:
+        super().optimizer_step(*args, **kwargs)
+        # Here, not in on_train_batch_end: checkpoint callbacks run before the module's
+        # batch-end hook, and a checkpoint must hold the EMA of the step it records.
         self.ema.update(self.net)
         self.log("train/ema_decay", self.ema.current_decay())
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import os
 import sys
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +31,11 @@ from pianodiff.lit_module import CONFIG_KEY, NonFiniteLossError
 
 log = logging.getLogger("pianodiff.train")
 
+# The crop stream restarts from the trainer's global step (data/dataset.py StreamSampler), so
+# a mid-epoch resume is exact although Lightning cannot see that.
+warnings.filterwarnings("ignore", message=".*your dataloader is not resumable.*")
+warnings.filterwarnings("ignore", message=".*module\\(s\\) in eval mode.*")  # the EMA copy
+
 USER_ERRORS = (
     NonFiniteLossError,
     CheckpointError,
@@ -37,6 +43,14 @@ USER_ERRORS = (
     AudioError,
     FileNotFoundError,
 )
+
+
+def compose_train_config(overrides: list[str] | None = None) -> DictConfig:
+    """The training config as ``python -m pianodiff.train OVERRIDES`` would compose it."""
+    from hydra import compose, initialize_config_module
+
+    with initialize_config_module("pianodiff.conf", version_base="1.3"):
+        return compose(config_name="train", overrides=list(overrides or []))
 
 
 def resolve_run_dir(cfg: DictConfig) -> Path:
