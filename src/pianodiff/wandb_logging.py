@@ -208,3 +208,39 @@ def job_record_plugin(cfg: Any) -> JobRecordPlugin | None:
     """The job record plugin whenever generate runs under Hydra."""
     folder, _ = hydra_job_info()
     return None if folder is None else JobRecordPlugin(folder)
+
+
+# -- reading an offline run back (tests, and checking a run before `wandb sync`) ------------
+_BLOCK = 32768  # the .wandb file is a LevelDB-style log: 32 KiB blocks of framed records
+_FILE_HEADER = 7  # ":W&B" + magic 0xBEE1 + version byte
+_RECORD_HEADER = 7  # crc32 (4) + length (2, little-endian) + type (1: full, 2-4: parts)
+
+
+def read_offline_records(run_dir: str | Path) -> list[Any]:
+    """The protobuf records (``wandb_internal_pb2.Record``) of an offline run folder's
+    ``run-*.wandb`` file, in order; e.g. ``r.run.run_group`` or ``r.history.item``."""
+    from wandb.proto import wandb_internal_pb2
+
+    (path,) = Path(run_dir).glob("run-*.wandb")
+    raw = path.read_bytes()
+    if raw[:4] != b":W&B":
+        raise ValueError(f"{path} is not a W&B run file")
+    records, pos, parts = [], _FILE_HEADER, b""
+    while pos + _RECORD_HEADER <= len(raw):
+        left = _BLOCK - pos % _BLOCK
+        if left < _RECORD_HEADER:  # block trailer: zero padding
+            pos += left
+            continue
+        length = int.from_bytes(raw[pos + 4 : pos + 6], "little")
+        kind = raw[pos + 6]
+        if kind == 0 and length == 0:  # zero fill
+            pos += left
+            continue
+        parts += raw[pos + _RECORD_HEADER : pos + _RECORD_HEADER + length]
+        pos += _RECORD_HEADER + length
+        if kind in (1, 4):  # a full record, or the last part of one
+            record = wandb_internal_pb2.Record()
+            record.ParseFromString(parts)
+            records.append(record)
+            parts = b""
+    return records
