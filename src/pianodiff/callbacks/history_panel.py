@@ -129,7 +129,8 @@ class HistoryPanel(L.Callback):
         ctx = InpaintContext(known=known, mask=mask, plan=plan, generator=gen)
         step = trainer.global_step
         recorder = HistoryRecorder(self.frames, label=f"{self.extender} · step {step}")
-        recorder.start_window(0, 0, seams=[c] if c > 0 else [], label=f"step {step} (EMA)")
+        moves = len(inpainter.walk(plan)) - 1
+        recorder.start_window(0, 0, [c] if c > 0 else [], f"step {step} (EMA)", num_moves=moves)
         was_training = net.training
         net.eval()
         try:
@@ -148,7 +149,9 @@ class HistoryPanel(L.Callback):
                 logger.experiment.log(
                     {
                         "history/panel": wandb.Image(str(png), caption=caption),
-                        "history/audio": wandb.Audio(str(wav), SAMPLE_RATE, caption),
+                        "history/audio": wandb.Audio(
+                            str(wav), sample_rate=SAMPLE_RATE, caption=caption
+                        ),
                         "history/animation": wandb.Video(str(gif), format="gif"),
                         "trainer/global_step": step,
                     }
