@@ -95,6 +95,7 @@ class HistoryPanel(L.Callback):
         self.directory = Path(directory) if directory else None
         self.context: torch.Tensor | None = None  # (C,) CPU, fixed at the first batch
         self.written: list[Path] = []
+        self._last_step = -1
 
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
         if self.context is None:
@@ -102,7 +103,9 @@ class HistoryPanel(L.Callback):
             self.context = crop.detach().float().reshape(-1).cpu()
             self.context = self.context[: round(self.context_seconds * SAMPLE_RATE)].clone()
         step = trainer.global_step
-        if self.every_n_steps > 0 and step > 0 and step % self.every_n_steps == 0:
+        due = self.every_n_steps > 0 and step > 0 and step % self.every_n_steps == 0
+        if due and step != self._last_step:  # once per step, also with grad accumulation
+            self._last_step = step
             self.panel(trainer, pl_module)
 
     def out_dir(self, trainer: L.Trainer) -> Path:
