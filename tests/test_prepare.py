@@ -76,6 +76,8 @@ def test_missing_soundfont_and_bad_options_exit_non_zero(tmp_path, capsys):
     assert main(["piano14", "speed=9"]) != 0
     assert "unknown option" in capsys.readouterr().err
     assert main(["piano14", "pieces=nope", f"out={tmp_path}"]) != 0
+    assert main(["piano14", "jobs=two", f"out={tmp_path}"]) != 0
+    assert "jobs=two is not a whole number" in capsys.readouterr().err
     assert main(["bogus"]) != 0
 
 

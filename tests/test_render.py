@@ -124,6 +124,7 @@ def test_missing_fluidsynth_or_soundfont_names_the_install_command(tmp_path):
 
 
 @needs_synth
+@pytest.mark.slow
 def test_render_few_bars_end_to_end_is_byte_identical(tmp_path):
     synth = Synth(resolve_soundfont("musescore"))
     first, second = tmp_path / "a.wav", tmp_path / "b.wav"

@@ -187,20 +187,30 @@ def parse_options(args: list[str], allowed: set[str]) -> dict[str, str]:
     return opts
 
 
+def _positive_int(opts: dict[str, str], key: str) -> int | None:
+    if not opts.get(key):
+        return None
+    if not opts[key].isdigit() or int(opts[key]) < 1:
+        raise ValueError(f"{key}={opts[key]} is not a whole number >= 1; e.g. {key}=2")
+    return int(opts[key])
+
+
 def run_piano14(args: list[str]) -> int:
     opts = parse_options(args, PIANO14_OPTIONS)
     start = time.perf_counter()
     rows, failures = prepare_piano14(
         out=opts.get("out", "data/piano14"),
         soundfont=opts.get("soundfont", "musescore"),
-        jobs=int(opts.get("jobs", 1)),
+        jobs=_positive_int(opts, "jobs") or 1,
         pieces=opts.get("pieces"),
-        measures=int(opts["measures"]) if opts.get("measures") else None,
+        measures=_positive_int(opts, "measures"),
         fluidsynth=opts.get("fluidsynth", "fluidsynth"),
     )
     out = opts.get("out", "data/piano14")
     console.print(
-        f"{summarise(rows)}; {time.perf_counter() - start:.0f} s; manifest {out}/manifest.csv"
+        f"{summarise(rows)}; {time.perf_counter() - start:.0f} s; manifest {out}/manifest.csv",
+        soft_wrap=True,
+        highlight=False,
     )
     if failures:
         console.print(f"error: {len(failures)} piece(s) failed: {', '.join(failures)}")
@@ -219,7 +229,7 @@ def run_folder(args: list[str]) -> int:
         task = bar.add_task(f"convert {src}", total=total)
         report = convert_folder(src, dst, on_file=lambda _: bar.advance(task))
     for path, why in report.failed:
-        console.print(f"skipped {path}: {why}")
+        console.print(f"skipped {path}: {why}", soft_wrap=True, highlight=False)
     console.print(
         f"{len(report.converted)} converted ({report.seconds / 60:.1f} min), "
         f"{len(report.skipped)} already up to date, {len(report.failed)} unreadable -> {dst}"
