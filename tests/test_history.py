@@ -194,7 +194,7 @@ def test_generate_history_true_writes_the_animation(tmp_path, tiny):
         cfg = compose(
             "generate",
             overrides=[
-                f"checkpoint={ckpt}", f"output={out}", "seconds=0.6", "history=true",
+                f"checkpoint={ckpt}", f"output={out}", "seconds=0.6", "history={frames:12}",
                 "extender=repaint", "sampler=ddim", "sampler.num_steps=4", "progress=false",
                 "geometry.window_seconds=0.5", "geometry.context_seconds=0.1",
             ],
@@ -203,4 +203,4 @@ def test_generate_history_true_writes_the_animation(tmp_path, tiny):
     gif = out.with_suffix(".history.gif")
     assert result.meta["history_files"][0] == str(gif)
     with Image.open(gif) as im:
-        assert 30 <= im.n_frames <= 60
+        assert 6 <= im.n_frames <= 12  # every window's RePaint walk, thinned to <= 12
