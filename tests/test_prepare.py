@@ -33,13 +33,22 @@ def test_selection_table_is_14_train_and_3_eval_with_unique_ids():
 @pytest.mark.slow
 def test_render_manifest_resume_and_rebuild(tmp_path):
     out = tmp_path / "piano14"
-    rows, failures = prepare_piano14(out=out, pieces="bach_bwv846", measures=2, show_progress=False)
+    # Two pieces in two worker processes: one training, one held-out.
+    rows, failures = prepare_piano14(
+        out=out,
+        pieces="bach_bwv846,mozart_k545_exposition",
+        jobs=2,
+        measures=2,
+        show_progress=False,
+    )
     assert failures == {}
     wav = out / "train" / "bach_bwv846.wav"
     with open(out / "manifest.csv", newline="") as fh:
         reader = csv.DictReader(fh)
         assert tuple(reader.fieldnames) == FIELDS
-        (row,) = list(reader)
+        row, held_out = list(reader)
+    assert (held_out["piece_id"], held_out["split"]) == ("mozart_k545_exposition", "eval")
+    assert (out / "eval" / "mozart_k545_exposition.wav").is_file()
     assert row["corpus_path"] == "bach/bwv846.mxl" and row["split"] == "train"
     assert row["soundfont"] == "MuseScore_General_Full.sf3" and row["excerpt"] == "measures=1-2"
     assert row["tempo_bpm"] == ""
@@ -57,7 +66,9 @@ def test_render_manifest_resume_and_rebuild(tmp_path):
     wav.write_bytes(original[:1000] + b"\x00" * (len(original) - 1000))
     prepare_piano14(out=out, pieces="bach_bwv846", measures=2, show_progress=False)
     assert wav.read_bytes() == original
-    assert read_manifest(out / "manifest.csv")["bach_bwv846"]["sha256"] == row["sha256"]
+    after = read_manifest(out / "manifest.csv")
+    assert after["bach_bwv846"]["sha256"] == row["sha256"]
+    assert after["mozart_k545_exposition"] == held_out, "rows of other pieces are kept"
 
 
 def test_missing_fluidsynth_is_one_clear_line_and_writes_nothing(tmp_path, capsys):
