@@ -9,6 +9,12 @@ piano14 writes ``OUT/{train,eval}/<piece_id>.wav`` and ``OUT/manifest.csv``. A p
 file matches the checksum, soundfont and excerpt recorded in the manifest is skipped, so an
 interrupted run resumes and a finished one does nothing. While it runs, finished rows go to
 ``OUT/manifest.partial.csv``; ``manifest.csv`` is (re)written when the run ends.
+Piece ids are listed in pianodiff/data/piano14.py; ``measures=N`` renders only the first
+N bars of each piece.
+
+folder converts every wav/flac/ogg/mp3/opus file under SRC (any rate, any channel count)
+into mono 22050 Hz 16-bit WAV under DST (sub-folders mirrored, silence trimmed, -1 dBFS
+peak); unreadable files are listed and skipped; outputs newer than their source are kept.
 """
 
 from __future__ import annotations
