@@ -204,3 +204,14 @@ def test_generate_history_true_writes_the_animation(tmp_path, tiny):
     assert result.meta["history_files"][0] == str(gif)
     with Image.open(gif) as im:
         assert 6 <= im.n_frames <= 12  # every window's RePaint walk, thinned to <= 12
+
+
+def test_up_moves_show_the_latest_clean_estimate():
+    from pianodiff.history.renderer import carried_x0
+
+    rec = HistoryRecorder(max_frames=50)
+    fake_walk(rec, moves=12, length=8, up_every=3)  # moves 2, 5, 8, 11 go up
+    rec.finish()
+    up = next(f for f in rec.frames if f.direction == "up")
+    before = [f for f in rec.frames if f.move < up.move and f.x0_hat is not None][-1]
+    assert up.x0_hat is None and torch.equal(carried_x0(rec.frames, up), before.x0_hat)

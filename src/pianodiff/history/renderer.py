@@ -33,7 +33,7 @@ log = logging.getLogger(__name__)
 
 N_MELS, N_FFT, HOP = 64, 1024, 256
 DB_RANGE = 80.0
-SYMBOLS = {"lambda": "λ", "alpha_bar": "ᾱ", "guidance_scale": "ζ", "scale": "ζ"}
+SYMBOLS = {"lambda": "λ", "alpha_bar": "ᾱ", "xi": "ξ", "guidance_scale": "ζ", "scale": "ζ"}
 
 
 def history_path(output: str | Path, ext: str = "gif") -> Path:
@@ -161,23 +161,25 @@ class _Animator:
     def draw(
         self,
         frame: HistoryFrame,
+        x0: torch.Tensor | None,
         spec_xt: np.ndarray,
         spec_x0: np.ndarray | None,
         vmax: float,
         text: str,
     ) -> np.ndarray:
-        """Update the artists for ``frame`` and return the RGB image (H, W, 3) uint8."""
+        """Update the artists for ``frame`` (x̂0 given separately, see ``carried_x0``) and
+        return the RGB image (H, W, 3) uint8."""
         length = frame.x_t.shape[0]
         if frame.window != self.window:
             self.set_window(frame.window, length, vmax)
         t0 = self.rec.windows[frame.window].offset_samples / self.sr
         pos, val = envelope(frame.x_t, self.columns)
         self.line_xt.set_data(t0 + pos / self.sr, val)
-        if frame.x0_hat is not None:
-            pos, val = envelope(frame.x0_hat, self.columns)
+        if x0 is not None:
+            pos, val = envelope(x0, self.columns)
             self.line_x0.set_data(t0 + pos / self.sr, val)
         else:
-            self.line_x0.set_data([], [])  # an "up" move has no clean estimate
+            self.line_x0.set_data([], [])
         floor = np.full((N_MELS, 2), vmax - DB_RANGE)
         self.im_xt.set_data(spec_xt)
         self.im_x0.set_data(spec_x0 if spec_x0 is not None else floor)
@@ -214,7 +216,8 @@ def render_frames(
     chosen = [frames[i] for i in (indices if indices is not None else range(len(frames)))]
     # One batched STFT per kind; frames of different window lengths go in separate batches.
     specs_xt = _specs([f.x_t for f in chosen], recorder.sample_rate)
-    specs_x0 = _specs([f.x0_hat for f in chosen], recorder.sample_rate)
+    x0s = [carried_x0(frames, f) for f in chosen]
+    specs_x0 = _specs(x0s, recorder.sample_rate)
     finals = [s for s in specs_x0 if s is not None] or specs_xt
     vmax = float(max(s.max() for s in finals))
     animator = _Animator(
@@ -222,14 +225,26 @@ def render_frames(
     )
     try:
         images = []
-        for f, sx, s0 in zip(chosen, specs_xt, specs_x0):
+        for f, x0, sx, s0 in zip(chosen, x0s, specs_xt, specs_x0):
             info = recorder.windows[f.window]
             wlabel = info.label or f"window {info.index}"
             text = describe_frame(f, info.num_moves, wlabel)
-            images.append(animator.draw(f, sx, s0, vmax, text))
+            images.append(animator.draw(f, x0, sx, s0, vmax, text))
         return images
     finally:
         animator.close()
+
+
+def carried_x0(frames: list[HistoryFrame], frame: HistoryFrame) -> torch.Tensor | None:
+    """x̂0 of ``frame``; for an "up" move (RePaint re-noising, no estimate) the latest x̂0
+    of an earlier frame of the same window, so the animation keeps showing the estimate."""
+    if frame.x0_hat is not None:
+        return frame.x0_hat
+    best = None
+    for f in frames:
+        if f.window == frame.window and f.move < frame.move and f.x0_hat is not None:
+            best = f.x0_hat
+    return best
 
 
 def _specs(xs: list[torch.Tensor | None], sample_rate: int) -> list[np.ndarray | None]:
