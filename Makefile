@@ -38,7 +38,7 @@ generate: $(STAMP) ## 30 s of piano from the bundled model (ARGS="extender=repai
 	$(PY) -m pianodiff.generate $(ARGS)
 
 data: $(STAMP) ## render the piano14 data set to data/piano14 (installs fluidsynth if it can)
-	@command -v fluidsynth >/dev/null || bash scripts/install_system_deps.sh
+	@command -v fluidsynth >/dev/null && test -f /usr/share/sounds/sf3/MuseScore_General_Full.sf3 || bash scripts/install_system_deps.sh
 	$(PY) -m pianodiff.data.prepare piano14 $(ARGS)
 
 bench: $(STAMP) ## speed and cost benchmarks, each a ratio against a baseline in the same run

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs the Debian/Ubuntu packages the piano14 render needs: fluidsynth and the
-# MuseScore General soundfont (its grand piano is a public-domain Steinway D sampling),
+# MuseScore General soundfont (its grand piano is a public-domain sampling, per Debian's
+# copyright file),
 # plus FluidR3 GM as a second piano timbre.
 set -euo pipefail
 pkgs="fluidsynth musescore-general-soundfont fluid-soundfont-gm"

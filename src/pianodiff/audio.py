@@ -115,6 +115,10 @@ class atomic_path:
             prefix=f".{self.path.name}.", suffix=".tmp", dir=str(self.path.parent)
         )
         os.close(fd)
+        # mkstemp creates 0600; give the final file the permissions a plain open() would.
+        mask = os.umask(0)
+        os.umask(mask)
+        os.chmod(tmp, 0o666 & ~mask)
         self.tmp = Path(tmp)
         return self.tmp
 
