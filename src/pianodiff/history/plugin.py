@@ -16,7 +16,6 @@ from typing import Any
 from pianodiff import SAMPLE_RATE
 from pianodiff.generation.plugins import GenerationPlugin, WindowEvent, register_plugin
 from pianodiff.history.recorder import HistoryRecorder
-from pianodiff.history.renderer import render_history
 
 log = logging.getLogger(__name__)
 
@@ -60,6 +59,8 @@ class HistoryPlugin(GenerationPlugin):
         self.recorder(payload)
 
     def after_write(self, result: Any) -> None:
+        from pianodiff.history.renderer import render_history  # matplotlib: only when used
+
         if not self.recorder.frames and self.recorder.num_moves == 0:
             log.info("history: no sampler steps were recorded; no animation written")
             return
