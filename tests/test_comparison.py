@@ -34,7 +34,7 @@ def test_two_extender_multirun_lands_in_one_group_with_a_table_and_a_panel(tmp_p
         f"checkpoint={ckpt}", "seconds=0.5", "sampler=ddim", "sampler.num_steps=3",
         "geometry.window_seconds=0.5", "geometry.context_seconds=0.1", "progress=false",
         "output=${hydra:runtime.output_dir}/piece.wav", f"hydra.sweep.dir={sweep}",
-        "+hydra.callbacks.compare._target_=pianodiff.comparison.CompareExtenders",
+        "++hydra.callbacks.compare._target_=pianodiff.comparison.CompareExtenders",
     ]  # fmt: skip
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     proc = subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)

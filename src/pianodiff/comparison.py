@@ -4,7 +4,7 @@
         history=true
 
 With ``CompareExtenders`` in ``hydra.callbacks`` (conf/generate.yaml, or on the command line
-``+hydra.callbacks.compare._target_=pianodiff.comparison.CompareExtenders``), the end of the
+``++hydra.callbacks.compare._target_=pianodiff.comparison.CompareExtenders``), the end of the
 multirun reads every job's ``generation.json`` (written by ``pianodiff.wandb_logging``'s job
 record plugin into the job folder) and writes into the sweep folder
 
