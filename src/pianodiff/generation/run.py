@@ -150,5 +150,5 @@ def _sidecar(cfg, checkpoint, inpainter, plan, geometry, seed, long, wall, outpu
         "real_time_factor": wall / max(cost["new_seconds"], 1e-9),
         "seams_samples": long.seams,
         "seams_seconds": [s / sr for s in long.seams],
-        "seam_scores": long.seam_scores,
+        "seam_scores": [v if math.isfinite(v) else None for v in long.seam_scores],
     }
