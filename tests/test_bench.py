@@ -1,0 +1,54 @@
+"""The benchmark report: gathered rows, honest gaps, files written (no timings asserted)."""
+
+from __future__ import annotations
+
+import json
+import sys
+import types
+
+from benchmarks import run
+from benchmarks.forward import native_bf16, relative_error
+
+
+def test_missing_module_is_reported_never_faked(monkeypatch):
+    monkeypatch.setattr(run, "MODULES", (("ghost", "benchmarks.no_such_bench"),))
+    rows, notes = run.gather(quick=True)
+    assert rows == []
+    assert notes == ["ghost: benchmarks.no_such_bench not available yet"]
+
+
+def test_failing_module_is_reported_with_its_error(monkeypatch):
+    broken = types.ModuleType("benchmarks.broken_bench")
+
+    def main(quick):
+        raise RuntimeError("no model")
+
+    broken.main = main
+    monkeypatch.setitem(sys.modules, "benchmarks.broken_bench", broken)
+    monkeypatch.setattr(run, "MODULES", (("broken", "benchmarks.broken_bench"),))
+    rows, notes = run.gather(quick=True)
+    assert rows == [] and "failed: RuntimeError: no model" in notes[0]
+
+
+def test_report_files_hold_every_row(monkeypatch, tmp_path):
+    fake = types.ModuleType("benchmarks.fake_bench")
+    fake.main = lambda quick: [
+        {"name": "thing/fast", "value": 2.0, "baseline": 4.0, "ratio": 2.0, "unit": "s"}
+    ]
+    monkeypatch.setitem(sys.modules, "benchmarks.fake_bench", fake)
+    monkeypatch.setattr(
+        run, "MODULES", (("fake", "benchmarks.fake_bench"), ("ghost", "benchmarks.nope_bench"))
+    )
+    assert run.main(["--quick", "--out", str(tmp_path)]) == 0
+    report = (tmp_path / "report.md").read_text()
+    assert "| fake | thing/fast | 2 | 4 | 2 | s | – |" in report
+    assert "ghost: benchmarks.nope_bench not available yet" in report
+    assert "CPU cores" in report  # the machine is named
+    data = json.loads((tmp_path / "report.json").read_text())
+    assert data["quick"] is True and data["rows"][0]["ratio"] == 2.0
+
+
+def test_forward_helpers():
+    assert isinstance(native_bf16(), bool)
+    assert relative_error([1.0, 2.0], [1.0, 2.0]) == 0.0
+    assert abs(relative_error([1.1, 0.0], [1.0, 0.0]) - 0.1) < 1e-12
