@@ -158,6 +158,8 @@ def test_bad_ground_files_fail_before_writing(tmp_path, checkpoint):
         ("seconds=0", "seconds must be > 0"),
         ("seconds=-1", "seconds must be > 0"),
         ("seconds=4000", "1 h limit"),
+        ("seconds=1e-7", "one sample"),
+        ("seconds=abc", "a number"),
         ("candidates=0", "candidates"),
         ("geometry.context_seconds=0.5", "context_seconds"),
     ],

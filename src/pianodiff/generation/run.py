@@ -56,6 +56,8 @@ def check_seconds(seconds: Any) -> float:
         raise GenerationError(f"seconds must be a number, got {seconds!r}") from None
     if not math.isfinite(value) or value <= 0:
         raise GenerationError(f"seconds must be > 0, got {seconds}")
+    if round(value * SAMPLE_RATE) < 1:
+        raise GenerationError(f"seconds={value:g} is shorter than one sample")
     if value > MAX_SECONDS:
         raise GenerationError(f"seconds={value:g} is over the 1 h limit; generate in parts")
     return value
