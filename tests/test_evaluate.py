@@ -126,3 +126,18 @@ def test_unknown_extender_lists_choices(tiny_checkpoint, held_out, tmp_path):
     )
     with pytest.raises(GenerationError, match="unknown extender 'nosuch'; choose one of: .*repl"):
         evaluate(cfg, tmp_path)
+
+
+def test_gap_filling_works_with_the_gradient_extender(tiny_checkpoint, held_out):
+    """Guidance needs autograd inside the sampler: the gap runner must not block it."""
+    from pianodiff.api import Generator
+    from pianodiff.evaluation.cases import gap_cases, load_held_out
+    from pianodiff.evaluation.run_cases import Setup, run_gap_case
+    from pianodiff.generation.configs import build_extender, build_plan
+
+    model = load_model(str(tiny_checkpoint))
+    case = gap_cases(load_held_out(held_out, 1), [150], 0.5, 1)[0]
+    plan = build_plan("ddim", model.schedule, num_steps=3)
+    setup = Setup(Generator(model, "cpu"), build_extender("guidance"), plan, "guidance", "ddim")
+    row = run_gap_case(setup, case)
+    assert row["nfe"] == 3 and math.isfinite(row["lsd_db"])

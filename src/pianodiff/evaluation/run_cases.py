@@ -49,7 +49,7 @@ class Setup:
         return {"extender": self.extender, "sampler": self.sampler}
 
 
-@torch.inference_mode()
+@torch.no_grad()  # not inference_mode: the guidance extender re-enables autograd inside
 def run_gap_case(setup: Setup, case: GapCase) -> dict:
     """Fill a centred gap; LSD and SNR on the gap, SNR of the known region (its change)."""
     known = case.excerpt.to(setup.device).unsqueeze(0)
@@ -90,7 +90,7 @@ def _first_window_plugin():
     return FirstWindow()
 
 
-@torch.inference_mode()
+@torch.no_grad()
 def run_extension_case(
     setup: Setup,
     case: ExtensionCase,
