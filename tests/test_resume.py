@@ -59,3 +59,11 @@ def test_ckpt_path_last_finds_the_newest_run(tmp_path, audio_folder):
     result = fit(tmp_path, audio_folder, 3, "outputs/smoke/run_b", "ckpt_path=last")
     assert result["global_step"] == 3
     assert (tmp_path / "outputs/smoke/run_b/checkpoints/last.ckpt").is_file()
+
+
+def test_last_checkpoint_written_when_training_ends_between_intervals(tmp_path, audio_folder):
+    # every_n_train_steps=4 would save at step 4 only; the run stops at 3.
+    fit(tmp_path, audio_folder, 3, "odd", "callbacks.last_checkpoint.every_n_train_steps=4")
+    saved = load_training_checkpoint(tmp_path / "odd" / "checkpoints" / "last.ckpt")
+    assert saved["global_step"] == 3
+    assert int(saved["state_dict"]["ema.num_updates"]) == 3
