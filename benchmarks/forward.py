@@ -12,6 +12,10 @@ settings, which must be set before a process starts, are measured like everythin
     project path             what api.Generator / generate run today: weights frozen
                              (load_export), torch.no_grad, fp32, Makefile allocator settings
     + inference_mode         torch.inference_mode instead of no_grad
+    mallopt, no env          the project path without the env settings, but glibc's
+                             mallopt(M_MMAP_MAX, 0) and mallopt(M_TRIM_THRESHOLD, 1e11)
+                             called in-process before torch loads: the same allocator
+                             behaviour for a plain ``python -m pianodiff.generate``
     + bf16 autocast          the network under torch.autocast(cpu, bfloat16). On a CPU
                              without native bf16 (no avx512_bf16/amx_bf16 flag) bf16 convs
                              are emulated and an order of magnitude slower, so there it is
@@ -42,6 +46,14 @@ CANDIDATES = [  # (name, allocator on, grad mode, autocast, compile, seconds)
     ("+ allocator", True, "grad", None, False, SECONDS),
     ("project path (no_grad, fp32, allocator)", True, "no_grad", None, False, SECONDS),
     ("+ inference_mode", True, "inference_mode", None, False, SECONDS),
+    (
+        "project path, mallopt() in-process instead of env",
+        False,
+        "no_grad+mallopt",
+        None,
+        False,
+        SECONDS,
+    ),
     ("+ inference_mode + torch.compile", True, "inference_mode", None, True, SECONDS),
 ]
 
@@ -56,10 +68,28 @@ def native_bf16() -> bool:
     return "avx512_bf16" in flags or "amx_bf16" in flags
 
 
+def set_malloc_options() -> bool:
+    """glibc's mallopt equivalents of MALLOC_MMAP_MAX_=0 MALLOC_TRIM_THRESHOLD_=1e11.
+
+    Must run before large allocations (before torch loads); False where not glibc.
+    """
+    import ctypes
+
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+    except OSError:
+        return False
+    m_trim_threshold, m_mmap_max = -1, -4  # from glibc's <malloc.h>
+    return bool(libc.mallopt(m_mmap_max, 0)) and bool(libc.mallopt(m_trim_threshold, 10**11))
+
+
 def _worker(
     grad: str, autocast: str | None, compile_net: bool, repeats: int, seconds: float = SECONDS
 ) -> dict:
     """Time one forward configuration in this process; returns times and the output."""
+    if grad.endswith("+mallopt"):
+        set_malloc_options()
+        grad = grad.removesuffix("+mallopt")
     import torch
 
     from pianodiff.nets import DiffWave
