@@ -89,3 +89,13 @@ def _has_gpu() -> bool:
     import torch
 
     return torch.cuda.is_available()
+
+
+def test_cpu_precision_follows_the_hardware():
+    from pianodiff.resolvers import cpu_has_fast_bf16
+
+    cfg = compose_train_config(["trainer=cpu"])
+    # bf16 autocast only where the CPU has native bf16; elsewhere it is several times slower.
+    assert cfg.trainer.precision == ("bf16-mixed" if cpu_has_fast_bf16() else "32-true")
+    forced = compose_train_config(["trainer=cpu", "trainer.precision=bf16-mixed"])
+    assert forced.trainer.precision == "bf16-mixed"
