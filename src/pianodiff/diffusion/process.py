@@ -72,8 +72,10 @@ def reverse_step(
     x_{t−1} = √ᾱ_prev · x̂0 + √(1 − ᾱ_prev − σ²) · ε̂ + σ · z. With σ² = β̃ this is the DDPM
     ancestral step; at ᾱ_prev = 1 it returns x̂0.
     """
-    direction = (1.0 - alpha_bar_prev - sigma**2) if isinstance(sigma, float) else (
-        1.0 - alpha_bar_prev - sigma.pow(2)
+    direction = (
+        (1.0 - alpha_bar_prev - sigma**2)
+        if isinstance(sigma, float)
+        else (1.0 - alpha_bar_prev - sigma.pow(2))
     )
     if isinstance(direction, float):
         direction = max(direction, 0.0)
@@ -82,8 +84,9 @@ def reverse_step(
     return _sqrt(alpha_bar_prev) * x0_hat + _sqrt(direction) * eps_hat + sigma * noise
 
 
-def forward_step(x_prev: torch.Tensor, alpha_bar: Scalar, alpha_bar_prev: Scalar,
-                 noise: torch.Tensor) -> torch.Tensor:
+def forward_step(
+    x_prev: torch.Tensor, alpha_bar: Scalar, alpha_bar_prev: Scalar, noise: torch.Tensor
+) -> torch.Tensor:
     """One forward re-noise step x_{t−1} → x_t ~ q(x_t | x_{t−1}) = N(√α x, β I) (Ho eq. 2).
 
     Used by RePaint's jumps back up the chain; α = ᾱ_t / ᾱ_{t−1}.
