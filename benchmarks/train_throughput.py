@@ -23,6 +23,7 @@ import time
 
 import lightning as L
 import torch
+from hydra.utils import instantiate
 
 from pianodiff.data.datamodule import SyntheticDataModule
 from pianodiff.diffusion.process import q_sample
@@ -30,15 +31,15 @@ from pianodiff.diffusion.schedule import linear_schedule
 from pianodiff.ema import EMA
 from pianodiff.lit_module import DiffWaveModule
 from pianodiff.nets import DiffWave
+from pianodiff.train import compose_train_config
 
-SIZES = {"small": (12, 48, 6), "base": (30, 64, 10)}  # as conf/model/{small,base}.yaml
+SIZES = ("small", "base")  # conf/model/<size>.yaml
 PRECISIONS = ("32-true", "bf16-mixed")
 
 
 def _net(size: str) -> DiffWave:
     torch.manual_seed(0)
-    layers, channels, cycle = SIZES[size]
-    return DiffWave(layers, channels, cycle)
+    return instantiate(compose_train_config([f"model={size}"]).model)
 
 
 def _data(segment_seconds: float, batch_size: int, batches: int) -> SyntheticDataModule:
