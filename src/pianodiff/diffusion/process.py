@@ -72,15 +72,9 @@ def reverse_step(
     x_{t−1} = √ᾱ_prev · x̂0 + √(1 − ᾱ_prev − σ²) · ε̂ + σ · z. With σ² = β̃ this is the DDPM
     ancestral step; at ᾱ_prev = 1 it returns x̂0.
     """
-    direction = (
-        (1.0 - alpha_bar_prev - sigma**2)
-        if isinstance(sigma, float)
-        else (1.0 - alpha_bar_prev - sigma.pow(2))
-    )
-    if isinstance(direction, float):
-        direction = max(direction, 0.0)
-    else:
-        direction = direction.clamp_min(0.0)
+    direction = 1.0 - alpha_bar_prev - sigma**2
+    # Rounding can push 1 − ᾱ_prev − σ² a hair below zero at the last step.
+    direction = max(direction, 0.0) if isinstance(direction, float) else direction.clamp_min(0.0)
     return _sqrt(alpha_bar_prev) * x0_hat + _sqrt(direction) * eps_hat + sigma * noise
 
 

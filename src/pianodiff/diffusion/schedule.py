@@ -96,8 +96,8 @@ def log_snr_schedule(num_steps: int = 50, snr_max_db: float = 50.0, snr_min_db: 
     Why: piano audio normalised to −1 dBFS peak has a standard deviation near 0.1, so its
     true SNR is 20 dB below ᾱ/(1 − ᾱ). On DiffWave's linear T=50 schedule only the first
     10 of 50 steps then lie above −8 dB and none above +20 dB; uniform t spends most training
-    where the best answer is the average spectrum. Spacing steps evenly in log-SNR (as EDM's log-normal σ and the VDM log-SNR view
-    do) spends training and sampling evenly across the levels where music is decided.
+    where the best answer is the average spectrum. Spacing steps evenly in log-SNR (the
+    view of VDM and EDM) spends training and sampling evenly across the levels that matter.
     """
     if num_steps < 1:
         raise ValueError("num_steps must be >= 1")
