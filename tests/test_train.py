@@ -115,7 +115,6 @@ def test_cli_from_another_directory(tmp_path):
     assert (run / "checkpoints" / "last.ckpt").is_file() and (run / "export").is_dir()
 
 
-
 def test_cli_bad_input_is_one_line_and_exit_1(tmp_path, monkeypatch, capsys):
     """The Hydra entrypoint itself (in-process: a subprocess mostly measures torch imports)."""
     from pianodiff.train import main
