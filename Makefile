@@ -34,8 +34,8 @@ lint: $(STAMP) ## ruff check and format check
 train: $(STAMP) ## train DiffWave (ARGS="experiment=piano14 trainer=gpu")
 	$(PY) -m pianodiff.train $(ARGS)
 
-generate: $(STAMP) ## 30 s of piano from the bundled model (ARGS="extender=repaint seconds=60")
-	$(PY) -m pianodiff.generate $(ARGS)
+generate: $(STAMP) ## 30 s of piano from the bundled model with its history GIF (ARGS="extender=repaint seconds=60")
+	$(PY) -m pianodiff.generate history=true $(ARGS)
 
 data: $(STAMP) ## render the piano14 data set to data/piano14 (installs fluidsynth if it can)
 	@command -v fluidsynth >/dev/null && test -f /usr/share/sounds/sf3/MuseScore_General_Full.sf3 || bash scripts/install_system_deps.sh
