@@ -52,13 +52,19 @@ def sample(
         denoiser: the network wrapper; its ``nfe`` counter advances by ``inpainter.nfe(plan)``.
         inpainter: the strategy (its walk and known-region hooks).
         ctx: known audio, mask, plan, generator.
-        x_start: optional x_S (B, T); drawn from the generator when None.
+        x_start: optional x_S (B, T); drawn from the generator as N(0, 1 − ᾱ_S) when None.
         callback: called after computing each move (see module docstring).
     """
     plan = ctx.plan
     walk = inpainter.walk(plan)
     check_walk(walk, plan.num_levels)
-    x = ctx.noise(ctx.mask) if x_start is None else x_start
+    if x_start is None:
+        # x_S ~ q(x_S) ≈ N(0, 1 − ᾱ_S): audio has ~0.1 RMS, so √ᾱ_S·x0 adds little, and
+        # schedules that stop short of pure noise (DiffWave's ᾱ_T ≈ 0.13–0.28) would see too
+        # loud a start from N(0, 1).
+        x = ctx.noise(ctx.mask) * (1.0 - ctx.alpha_bar(plan.num_levels)) ** 0.5
+    else:
+        x = x_start
     for index, (level, nxt) in enumerate(zip(walk, walk[1:])):
         ab = ctx.alpha_bar(level)
         ab_next = ctx.alpha_bar(nxt)
