@@ -20,6 +20,7 @@ import lightning as L
 import torch
 from hydra.core.hydra_config import HydraConfig
 from hydra.utils import instantiate
+from lightning.pytorch.loggers import WandbLogger
 from omegaconf import DictConfig, OmegaConf
 
 import pianodiff.resolvers  # noqa: F401  (registers ${pd.*} before Hydra composes)
@@ -146,7 +147,15 @@ def train(cfg: DictConfig) -> dict[str, Any]:
             threads,
             ckpt_path,
         )
-    trainer.fit(module, datamodule=datamodule, ckpt_path=ckpt_path)
+    try:
+        trainer.fit(module, datamodule=datamodule, ckpt_path=ckpt_path)
+    finally:
+        # Close the W&B run so that a later run in the same process (a sweep, a notebook,
+        # generate after train) starts its own instead of appending to this one.
+        if any(isinstance(lg, WandbLogger) for lg in trainer.loggers):
+            import wandb
+
+            wandb.finish()
     metrics = {k: float(v) for k, v in trainer.callback_metrics.items() if v.numel() == 1}
     return {
         "run_dir": run_dir,
