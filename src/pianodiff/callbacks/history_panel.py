@@ -27,7 +27,7 @@ from lightning.pytorch.utilities import rank_zero_only
 
 from pianodiff import SAMPLE_RATE
 from pianodiff.audio import write_audio
-from pianodiff.diffusion.plan import SamplingPlan, ddim_plan, fast_plan
+from pianodiff.callbacks.demo_sampling import demo_plan
 from pianodiff.diffusion.sampler import sample
 from pianodiff.diffusion.schedule import NoiseSchedule
 from pianodiff.history.recorder import HistoryRecorder
@@ -45,15 +45,6 @@ def ema_net(pl_module: L.LightningModule) -> torch.nn.Module:
 def noise_schedule(pl_module: L.LightningModule) -> NoiseSchedule:
     """The training noise schedule of the module (``DiffWaveModule.schedule``)."""
     return pl_module.schedule
-
-
-def panel_plan(schedule: NoiseSchedule, plan: str, ddim_steps: int) -> SamplingPlan:
-    """DiffWave's fast 6-step plan or DDIM on ``ddim_steps`` steps."""
-    if plan == "fast":
-        return fast_plan(schedule)
-    if plan == "ddim":
-        return ddim_plan(schedule, min(ddim_steps, schedule.num_steps), eta=0.0)
-    raise ValueError(f"history panel plan must be 'fast' or 'ddim', got {plan!r}")
 
 
 class HistoryPanel(L.Callback):
@@ -121,7 +112,7 @@ class HistoryPanel(L.Callback):
             raise RuntimeError("history panel has no context yet: no training batch was seen")
         device = pl_module.device
         net = ema_net(pl_module)
-        plan = panel_plan(noise_schedule(pl_module), self.plan, self.ddim_steps)
+        plan = demo_plan(noise_schedule(pl_module), self.plan, self.ddim_steps)
         c, n = len(self.context), max(1, round(self.new_seconds * SAMPLE_RATE))
         known = torch.zeros(1, c + n, device=device)
         known[0, :c] = self.context.to(device)
