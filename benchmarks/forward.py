@@ -37,6 +37,8 @@ import subprocess
 import sys
 import time
 
+from pianodiff.allocator import tune_allocator
+
 ALLOCATOR = {"MALLOC_MMAP_MAX_": "0", "MALLOC_TRIM_THRESHOLD_": "100000000000"}
 SECONDS, SR = 5.0, 22050
 BASE = {"residual_layers": 30, "residual_channels": 64, "dilation_cycle": 10}
@@ -68,27 +70,12 @@ def native_bf16() -> bool:
     return "avx512_bf16" in flags or "amx_bf16" in flags
 
 
-def set_malloc_options() -> bool:
-    """glibc's mallopt equivalents of MALLOC_MMAP_MAX_=0 MALLOC_TRIM_THRESHOLD_=1e11.
-
-    Must run before large allocations (before torch loads); False where not glibc.
-    """
-    import ctypes
-
-    try:
-        libc = ctypes.CDLL("libc.so.6")
-    except OSError:
-        return False
-    m_trim_threshold, m_mmap_max = -1, -4  # from glibc's <malloc.h>
-    return bool(libc.mallopt(m_mmap_max, 0)) and bool(libc.mallopt(m_trim_threshold, 10**11))
-
-
 def _worker(
     grad: str, autocast: str | None, compile_net: bool, repeats: int, seconds: float = SECONDS
 ) -> dict:
     """Time one forward configuration in this process; returns times and the output."""
     if grad.endswith("+mallopt"):
-        set_malloc_options()
+        tune_allocator()  # the entrypoints' in-process form of the env settings
         grad = grad.removesuffix("+mallopt")
     import torch
 

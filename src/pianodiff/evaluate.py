@@ -20,6 +20,7 @@ from omegaconf import DictConfig, OmegaConf
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
+from pianodiff.allocator import tune_allocator
 from pianodiff.api import Generator
 from pianodiff.evaluation.cases import extension_cases, gap_cases, load_held_out
 from pianodiff.evaluation.models import EvaluationError, load_model
@@ -124,6 +125,7 @@ def evaluate(cfg: DictConfig, run_dir: Path) -> tuple[list[dict], str]:
 
 @hydra.main(config_path="conf", config_name="evaluate", version_base="1.3")
 def main(cfg: DictConfig) -> None:
+    tune_allocator()
     run_dir = Path(HydraConfig.get().runtime.output_dir)
     start = time.perf_counter()
     try:

@@ -16,6 +16,7 @@ from pathlib import Path
 import hydra
 from omegaconf import DictConfig
 
+from pianodiff.allocator import tune_allocator
 from pianodiff.audio import AudioError
 from pianodiff.checkpoint import CheckpointError
 from pianodiff.generation.errors import GenerationError
@@ -31,6 +32,7 @@ CONF_DIR = str(Path(__file__).resolve().parent / "conf")
 
 @hydra.main(config_path=CONF_DIR, config_name="generate", version_base="1.3")
 def main(cfg: DictConfig) -> GenerationResult | None:
+    tune_allocator()
     try:
         result = run_generation(cfg)
     except USER_ERRORS as err:

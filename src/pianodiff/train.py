@@ -24,6 +24,7 @@ from lightning.pytorch.loggers import WandbLogger
 from omegaconf import DictConfig, OmegaConf
 
 import pianodiff.resolvers  # noqa: F401  (registers ${pd.*} before Hydra composes)
+from pianodiff.allocator import tune_allocator
 from pianodiff.audio import AudioError
 from pianodiff.callbacks.export import load_training_checkpoint
 from pianodiff.checkpoint import CheckpointError
@@ -169,6 +170,7 @@ def train(cfg: DictConfig) -> dict[str, Any]:
 @hydra.main(config_path="conf", config_name="train", version_base="1.3")
 def main(cfg: DictConfig) -> float | None:
     """Entrypoint; user errors end in one line and exit status 1, nothing else lost."""
+    tune_allocator()
     try:
         result = train(cfg)
     except USER_ERRORS as err:
