@@ -22,6 +22,7 @@ from pianodiff.generation.geometry import Geometry, WindowSpan, layout
 from pianodiff.generation.plugins import GenerationPlugin, WindowEvent
 from pianodiff.generation.windows import context_batch, join
 from pianodiff.inpaint.base import Denoiser, InpaintContext, Inpainter
+from pianodiff.inpaint.replacement import Replacement
 
 SEAM_EXCERPT_SECONDS = 2.0  # audio each side of a seam used to rank candidates
 
@@ -74,6 +75,10 @@ class WindowedGenerator:
         if candidates < 1:
             raise ValueError("candidates must be >= 1")
         self.denoiser, self.inpainter, self.plan = denoiser, inpainter, plan
+        # An unconditional base window has no known region: every extender would reduce to
+        # plain sampling, so the plain walk is used (RePaint's jumps or guidance's backward
+        # passes would only cost).
+        self.base_inpainter: Inpainter = Replacement()
         self.geometry, self.generator, self.candidates = geometry, generator, candidates
         self.plugin = plugin or GenerationPlugin()
         self.sample_rate, self.clip_x0 = sample_rate, clip_x0
@@ -91,12 +96,15 @@ class WindowedGenerator:
         """Base window (unconditional, or the last window of ``ground`` (T,)) + ``seconds``."""
         spans = self.count_windows(seconds, ground)
         num_windows = len(spans) + (1 if ground is None else 0)
+        moves = len(self.inpainter.walk(self.plan)) - 1
+        base_moves = len(self.base_inpainter.walk(self.plan)) - 1 if ground is None else 0
         self.plugin.on_start(
             {
                 "plan": self.plan.name,
                 "extender": self.inpainter.name,
                 "num_windows": num_windows,
-                "moves_per_window": len(self.inpainter.walk(self.plan)) - 1,
+                "moves_per_window": moves,
+                "total_moves": base_moves + moves * len(spans),
                 "nfe_per_window": self.inpainter.nfe(self.plan),
                 "candidates": self.candidates,
             }
@@ -112,23 +120,27 @@ class WindowedGenerator:
             self._extend(out, span, span.index + offset, num_windows)
         return out
 
-    def _sample(self, known, mask, index: int, num_windows: int) -> tuple[torch.Tensor, int]:
+    def _sample(
+        self, known, mask, index: int, num_windows: int, inpainter: Inpainter
+    ) -> tuple[torch.Tensor, int]:
         ctx = InpaintContext(known, mask, self.plan, self.generator, self.clip_x0)
         before = self.denoiser.nfe
 
         def on_step(payload: dict) -> None:
             self.plugin.on_step({**payload, "window": index, "num_windows": num_windows})
 
-        x = sample(self.denoiser, self.inpainter, ctx, callback=on_step)
+        x = sample(self.denoiser, inpainter, ctx, callback=on_step)
         nfe = self.denoiser.nfe - before
-        expected = self.inpainter.nfe(self.plan)
+        expected = inpainter.nfe(self.plan)
         if nfe != expected:  # the contract every inpainter promises (DESIGN convention 7)
-            raise RuntimeError(f"{self.inpainter.name} made {nfe} evaluations, declared {expected}")
+            raise RuntimeError(f"{inpainter.name} made {nfe} evaluations, declared {expected}")
         return x, nfe
 
-    def _record(self, cost: CostMeter, nfe: int, length: int, new: int) -> None:
-        per_step = self.inpainter.forwards_per_step + 2 * self.inpainter.backwards_per_step
-        fwd = nfe / self.inpainter.forwards_per_step * per_step
+    def _record(
+        self, cost: CostMeter, nfe: int, length: int, new: int, inpainter: Inpainter
+    ) -> None:
+        per_step = inpainter.forwards_per_step + 2 * inpainter.backwards_per_step
+        fwd = nfe / inpainter.forwards_per_step * per_step
         sr = self.sample_rate
         cost.add(nfe, fwd, length / sr, new / sr)
 
@@ -136,8 +148,8 @@ class WindowedGenerator:
         event = WindowEvent("start", 0, num_windows, "base", 0, 0, self.window)
         self.plugin.on_window(event)
         zeros = torch.zeros(1, self.window, device=self.device)
-        x, nfe = self._sample(zeros, zeros, 0, num_windows)
-        self._record(cost, nfe, self.window, self.window)
+        x, nfe = self._sample(zeros, zeros, 0, num_windows, self.base_inpainter)
+        self._record(cost, nfe, self.window, self.window, self.base_inpainter)
         base = x[0]
         end = WindowEvent("end", 0, num_windows, "base", 0, 0, self.window, nfe=nfe, audio=base)
         self.plugin.on_window(end)
@@ -150,8 +162,8 @@ class WindowedGenerator:
         self.plugin.on_window(WindowEvent("start", *info, seam=seam))
         tail = out.audio[seam - span.context :]
         known, mask = context_batch(tail, span.new, self.candidates)
-        x, nfe = self._sample(known, mask, index, num_windows)
-        self._record(out.cost, nfe, span.length, span.new)
+        x, nfe = self._sample(known, mask, index, num_windows, self.inpainter)
+        self._record(out.cost, nfe, span.length, span.new, self.inpainter)
         scores, best = self._rank(out.audio, x, span)
         out.audio = join(out.audio, x[best], span.context, self.crossfade)
         out.seams.append(seam)

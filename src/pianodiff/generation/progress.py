@@ -35,7 +35,7 @@ class ProgressBar(GenerationPlugin):
         self.task = None
 
     def on_start(self, info: dict[str, Any]) -> None:
-        total = info["num_windows"] * info["moves_per_window"]
+        total = info.get("total_moves") or info["num_windows"] * info["moves_per_window"]
         self.progress.start()
         self.task = self.progress.add_task(f"window 1/{info['num_windows']}", total=total, nfe=0)
 

@@ -42,8 +42,9 @@ class HistoryPlugin(GenerationPlugin):
         self.recorder.label = str(info.get("extender", ""))
         self.moves_per_window = int(info.get("moves_per_window", 0)) or None
         windows = int(info.get("num_windows", 0))
-        if self.moves_per_window and windows > 0:
-            self.recorder.expect(self.moves_per_window * windows, windows)
+        total = int(info.get("total_moves", 0)) or (self.moves_per_window or 0) * windows
+        if total and windows > 0:
+            self.recorder.expect(total, windows)
 
     def on_window(self, event: WindowEvent) -> None:
         if event.phase == "start":
