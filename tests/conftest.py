@@ -44,3 +44,21 @@ def audio_folder(tmp_path) -> Path:
     for i, freqs in enumerate(chords):
         sf.write(folder / f"piece{i}.wav", tone(1.5, freqs), SR, subtype="PCM_16")
     return folder
+
+
+@pytest.fixture
+def smoke_overrides(tmp_path, audio_folder):
+    """Hydra overrides that shrink the shipped ``experiment=smoke`` onto ``audio_folder``."""
+
+    def make(*extra: str) -> list[str]:
+        return [
+            "experiment=smoke",
+            "data=folder",
+            f"data.root={audio_folder}",
+            "data.segment_seconds=0.1",
+            "data.batch_size=2",
+            f"paths.output_dir={tmp_path / 'outputs'}",
+            *extra,
+        ]
+
+    return make

@@ -7,19 +7,9 @@ import csv
 from pianodiff.train import compose_train_config, train
 
 
-def test_validation_logs_reference_losses_on_the_same_draws(tmp_path, audio_folder):
+def test_validation_logs_reference_losses_on_the_same_draws(smoke_overrides):
     cfg = compose_train_config(
-        [
-            "experiment=smoke",
-            "data=folder",
-            f"data.root={audio_folder}",
-            "data.segment_seconds=0.1",
-            "data.batch_size=2",
-            f"paths.output_dir={tmp_path / 'outputs'}",
-            "trainer.max_steps=2",
-            "trainer.val_check_interval=2",
-            "logger=csv",
-        ]
+        smoke_overrides("trainer.max_steps=2", "trainer.val_check_interval=2", "logger=csv")
     )
     run = train(cfg)["run_dir"]
     rows = []

@@ -16,25 +16,11 @@ from pianodiff.resolvers import run_id
 from pianodiff.train import compose_train_config, set_threads, train
 
 
-def overrides(tmp_path, audio_folder, *extra):
-    return [
-        "experiment=smoke",
-        "data=folder",
-        f"data.root={audio_folder}",
-        "data.segment_seconds=0.1",
-        "data.batch_size=2",
-        f"paths.output_dir={tmp_path / 'outputs'}",
-        "trainer.max_steps=4",
-        "trainer.val_check_interval=2",
-        *extra,
-    ]
-
-
-def test_fit_with_wandb_offline_and_demo(tmp_path, audio_folder):
+def test_fit_with_wandb_offline_and_demo(tmp_path, smoke_overrides):
     cfg = compose_train_config(
-        overrides(
-            tmp_path,
-            audio_folder,
+        smoke_overrides(
+            "trainer.max_steps=4",
+            "trainer.val_check_interval=2",
             "logger=wandb",
             "callbacks.demo_sampling.every_n_steps=2",
             "callbacks.demo_sampling.seconds=0.1",
