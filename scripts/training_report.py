@@ -27,16 +27,14 @@ from pianodiff import SAMPLE_RATE  # noqa: E402
 from pianodiff.audio import log_mel, read_audio  # noqa: E402
 from pianodiff.checkpoint import load_export  # noqa: E402
 from pianodiff.data.dataset import find_audio_files  # noqa: E402
-from pianodiff.diffusion.sampler import sample  # noqa: E402
 from pianodiff.evaluation.onsets import onset_rate  # noqa: E402
 from pianodiff.evaluation.reference_loss import (  # noqa: E402
     average_power_spectrum,
     held_out_losses,
 )
 from pianodiff.evaluation.tonality import tonality  # noqa: E402
+from pianodiff.evaluation.training_probe import held_out_crops, unconditional  # noqa: E402
 from pianodiff.generation.configs import build_plan  # noqa: E402
-from pianodiff.inpaint import Denoiser, InpaintContext  # noqa: E402
-from pianodiff.inpaint.replacement import Replacement  # noqa: E402
 from pianodiff.wandb_logging import read_offline_records  # noqa: E402
 
 
@@ -89,15 +87,6 @@ def plot_spectrograms(clips: dict[str, torch.Tensor], path: Path) -> Path:
     return path
 
 
-@torch.no_grad()
-def unconditional(net: torch.nn.Module, plan, seconds: float, seed: int) -> torch.Tensor:
-    """(T,) audio sampled from noise with an empty mask."""
-    mask = torch.zeros(1, int(seconds * SAMPLE_RATE))
-    gen = torch.Generator().manual_seed(seed)
-    ctx = InpaintContext(known=torch.zeros_like(mask), mask=mask, plan=plan, generator=gen)
-    return sample(Denoiser(net), Replacement(), ctx)[0]
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--run", type=Path, required=True)
@@ -114,9 +103,8 @@ def main() -> None:
     train = [read_audio(f) for f in find_audio_files(args.data / "train")]
     held = [read_audio(f) for f in find_audio_files(args.data / "eval")]
     spectrum = average_power_spectrum(train)
-    n = SAMPLE_RATE // 2
-    crops = torch.stack([c[i : i + n] for c in held for i in range(0, len(c) - n, len(c) // 8)])
-    losses = held_out_losses(crops[:32], model.schedule, spectrum, model.net)
+    crops = held_out_crops(args.data / "eval", count=32, seconds=0.5)
+    losses = held_out_losses(crops, model.schedule, spectrum, model.net)
     print("held-out L1 on ε:", {k: round(v, 4) for k, v in losses.items()})
 
     clips = {}

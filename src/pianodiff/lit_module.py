@@ -29,6 +29,24 @@ CONFIG_KEY = "pianodiff"
 """Key of the resolved model/diffusion config inside a Lightning checkpoint."""
 
 LOSSES = ("l1", "l2")
+LOSS_WEIGHTS = ("none", "min_snr")
+
+
+def loss_weights(alpha_bar: torch.Tensor, kind: str = "none", gamma: float = 5.0) -> torch.Tensor:
+    """Per-step weights (T,) of the ε loss, normalised to mean 1 over the T steps.
+
+    "min_snr": min(SNR_t, γ) / SNR_t with SNR_t = ᾱ_t / (1 − ᾱ_t) (Hang et al. 2023,
+    "Efficient Diffusion Training via Min-SNR Weighting Strategy", for ε-prediction): the
+    low-noise steps, whose gradients conflict with the rest, count less. The mean-1
+    normalisation keeps the effective learning rate comparable with the unweighted loss.
+    """
+    if kind not in LOSS_WEIGHTS:
+        raise ValueError(f"loss_weight must be one of {LOSS_WEIGHTS}, got {kind!r}")
+    if kind == "none":
+        return torch.ones_like(alpha_bar, dtype=torch.float32)
+    snr = alpha_bar.double() / (1.0 - alpha_bar.double())
+    weights = snr.clamp(max=gamma) / snr
+    return (weights / weights.mean()).float()
 
 
 class NonFiniteLossError(FloatingPointError):
@@ -64,6 +82,8 @@ class DiffWaveModule(L.LightningModule):
         optimizer: a partial optimiser, called with the parameters.
         scheduler: an optional partial LR scheduler, called with the optimiser (per step).
         loss: "l1" or "l2" on ε.
+        loss_weight / min_snr_gamma: per-step weighting of the training loss
+            (``loss_weights``); validation losses stay unweighted.
         ema_decay: final EMA decay; ema_warmup: use the (1+n)/(10+n) warm-up.
         t_buckets: the training loss is also logged per this many equal ranges of t.
         val_steps: fixed t values of the validation loss (default: 5 evenly spaced).
@@ -79,6 +99,8 @@ class DiffWaveModule(L.LightningModule):
         optimizer: Callable[..., torch.optim.Optimizer],
         scheduler: Callable[..., Any] | None = None,
         loss: str = "l1",
+        loss_weight: str = "none",
+        min_snr_gamma: float = 5.0,
         ema_decay: float = 0.999,
         ema_warmup: bool = True,
         t_buckets: int = 4,
@@ -95,6 +117,9 @@ class DiffWaveModule(L.LightningModule):
         self.ema = EMA(net, ema_decay, ema_warmup)
         self.schedule = schedule
         self.register_buffer("alpha_bar", schedule.alpha_bar.float(), persistent=False)
+        weights = loss_weights(schedule.alpha_bar, loss_weight, min_snr_gamma)
+        self.register_buffer("step_weights", weights, persistent=False)
+        self.weighted = loss_weight != "none"
         self.optimizer_factory = optimizer
         self.scheduler_factory = scheduler
         self.loss_name = loss
@@ -134,13 +159,15 @@ class DiffWaveModule(L.LightningModule):
         index = self.global_step * self.trainer.world_size + self.global_rank
         t, eps = self._draws(x0, index)
         per_item = self.diffusion_loss(self.net, x0, t, eps)
-        loss = per_item.mean()
+        loss = (per_item * self.step_weights[t]).mean() if self.weighted else per_item.mean()
         if not torch.isfinite(loss):
             raise NonFiniteLossError(
                 f"training loss is {loss.item()} at step {self.global_step}; stopped, the last "
                 "good checkpoint is kept (lower the learning rate or check the data)"
             )
-        self.log("train/loss", loss, prog_bar=True)
+        self.log("train/loss", per_item.mean().detach(), prog_bar=True)  # unweighted ε loss
+        if self.weighted:
+            self.log("train/objective", loss.detach())
         self._log_buckets(per_item.detach(), t)
         return loss
 

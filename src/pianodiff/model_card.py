@@ -40,8 +40,10 @@ def render_model_card(export_dir: str | Path, name: str | None = None) -> str:
     cfg = OmegaConf.to_container(OmegaConf.load(export_dir / CONFIG_FILE), resolve=True)
     model, diffusion, meta = cfg["model"], cfg["diffusion"], cfg.get("meta") or {}
     sr = int(meta.get("sample_rate", 22050))
-    layers, channels = int(model["residual_layers"]), int(model["residual_channels"])
-    cycle = int(model["dilation_cycle"])
+    precondition = model.get("data_std") if "net" in model else None
+    net = model.get("net", model)  # a preconditioned model wraps the DiffWave config
+    layers, channels = int(net["residual_layers"]), int(net["residual_channels"])
+    cycle = int(net["dilation_cycle"])
     rf = receptive_field(layers, cycle)
     params = count_parameters(export_dir / WEIGHTS_FILE)
     schedule = ", ".join(f"{k}={v}" for k, v in diffusion.items() if k != "_target_")
@@ -56,7 +58,9 @@ def render_model_card(export_dir: str | Path, name: str | None = None) -> str:
         "| field | value |",
         "|---|---|",
         f"| network | DiffWave, {layers} residual layers × {channels} channels, "
-        f"dilation cycle {cycle} |",
+        f"dilation cycle {cycle}"
+        + (f", EDM-style preconditioning (data RMS {precondition})" if precondition else "")
+        + " |",
         f"| parameters | {params:,} |",
         f"| receptive field | {rf} samples ({rf / sr:.3f} s) |",
         f"| noise schedule | `{diffusion['_target_'].rsplit('.', 1)[-1]}` ({schedule}) |",

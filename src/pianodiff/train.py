@@ -30,6 +30,7 @@ from pianodiff.callbacks.export import load_training_checkpoint
 from pianodiff.checkpoint import CheckpointError
 from pianodiff.data.datamodule import NoUsableAudioError
 from pianodiff.lit_module import CONFIG_KEY, NonFiniteLossError
+from pianodiff.warm_start import warm_start
 
 log = logging.getLogger("pianodiff.train")
 
@@ -131,6 +132,10 @@ def train(cfg: DictConfig) -> dict[str, Any]:
         model_config=model_config,
         diffusion_config=diffusion_config,
     )
+    if cfg.get("init_from"):
+        if ckpt_path is not None:
+            raise CheckpointError("pass either ckpt_path= (resume) or init_from= (warm start)")
+        warm_start(module.net, module.ema.net, cfg.init_from, model_config)
     callbacks = [instantiate(c) for c in (cfg.get("callbacks") or {}).values() if c]
     logger = instantiate(cfg.logger) if cfg.get("logger") else False
     trainer: L.Trainer = instantiate(cfg.trainer, _partial_=True)(
@@ -140,13 +145,15 @@ def train(cfg: DictConfig) -> dict[str, Any]:
         logger.log_hyperparams(OmegaConf.to_container(cfg, resolve=True))
     if trainer.is_global_zero:
         log.info(
-            "run dir %s | %s: %.2f M params, receptive field %.3f s | %d threads | resume: %s",
+            "run dir %s | %s: %.2f M params, receptive field %.3f s | %d threads | resume: %s"
+            " | init_from: %s",
             run_dir,
             cfg.model._target_.rsplit(".", 1)[-1],
             net.num_parameters() / 1e6,
             net.receptive_field / datamodule.sample_rate,
             threads,
             ckpt_path,
+            cfg.get("init_from"),
         )
     try:
         trainer.fit(module, datamodule=datamodule, ckpt_path=ckpt_path)

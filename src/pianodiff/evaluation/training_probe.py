@@ -1,0 +1,88 @@
+"""Probes of a model under training: held-out losses by noise level and unconditional samples.
+
+Shared by ``scripts/training_report.py`` (one run) and ``scripts/lever_study.py`` (a study
+of runs), so that every figure in docs/training-on-cpu.md comes from the same crops, the
+same noise draws and the same sampler.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+
+from pianodiff import SAMPLE_RATE
+from pianodiff.audio import read_audio
+from pianodiff.data.dataset import find_audio_files
+from pianodiff.diffusion.process import q_sample
+from pianodiff.diffusion.sampler import sample
+from pianodiff.diffusion.schedule import NoiseSchedule
+from pianodiff.evaluation.reference_loss import reference_losses, spread_steps
+from pianodiff.inpaint import Denoiser, InpaintContext
+from pianodiff.inpaint.replacement import Replacement
+
+
+def held_out_crops(folder: str | Path, count: int = 32, seconds: float = 0.5) -> torch.Tensor:
+    """(≤ count, seconds · SR) crops of the files in ``folder``: one every 1/8 of each file's
+    length while a whole crop fits (8 per file for files much longer than a crop)."""
+    n = int(seconds * SAMPLE_RATE)
+    clips = [read_audio(f) for f in find_audio_files(folder)]
+    crops = [c[i : i + n] for c in clips if len(c) > n for i in range(0, len(c) - n, len(c) // 8)]
+    if not crops:
+        raise ValueError(f"{folder} has no audio longer than {seconds} s")
+    return torch.stack(crops[:count])
+
+
+@torch.no_grad()
+def losses_by_noise_level(
+    x0: torch.Tensor,
+    schedule: NoiseSchedule,
+    spectrum: torch.Tensor,
+    net: torch.nn.Module,
+    ranges: int = 4,
+    repeats: int = 4,
+    seed: int = 0,
+) -> dict[str, float]:
+    """Model and Wiener L1 on ε over all steps and per equal range of t.
+
+    The draws are those of ``reference_loss.held_out_losses`` (crops repeated ``repeats``
+    times, t spread evenly over 0..T−1, seeded noise), so two models see identical inputs.
+
+    Args:
+        x0: held-out crops (B, N); spectrum: the training set's PSD (F,).
+    Returns:
+        {"model", "wiener", "ratio"} overall and with suffix "_t<lo>-<hi>" per range;
+        ratio = model / wiener (below 1: beyond the average spectrum).
+    """
+    batch = x0.repeat(repeats, 1)
+    generator = torch.Generator(device="cpu").manual_seed(seed)
+    eps = torch.randn(batch.shape, generator=generator).to(x0.device, x0.dtype)
+    T = schedule.num_steps
+    t = spread_steps(batch.shape[0], T).to(x0.device)
+    ab = schedule.alpha_bar.to(x0.device)[t].to(x0.dtype).reshape(-1, 1)
+    eps_pred = torch.cat(
+        [
+            net(xb, tb.to(x0.dtype))
+            for xb, tb in zip(q_sample(batch, ab, eps).split(16), t.split(16))
+        ]
+    )
+    out: dict[str, float] = {}
+    groups = [("", torch.ones_like(t, dtype=torch.bool))]
+    for r in range(ranges):
+        lo, hi = r * T // ranges, (r + 1) * T // ranges - 1
+        groups.append((f"_t{lo:03d}-{hi:03d}", (t >= lo) & (t <= hi)))
+    for suffix, sel in groups:
+        losses = reference_losses(batch[sel], eps[sel], t[sel], schedule, spectrum, eps_pred[sel])
+        out[f"model{suffix}"] = losses["model"]
+        out[f"wiener{suffix}"] = losses["wiener"]
+        out[f"ratio{suffix}"] = losses["model"] / losses["wiener"]
+    return out
+
+
+@torch.no_grad()
+def unconditional(net: torch.nn.Module, plan, seconds: float, seed: int) -> torch.Tensor:
+    """(N,) audio sampled from noise with an empty mask (the base window of generation)."""
+    mask = torch.zeros(1, int(seconds * SAMPLE_RATE))
+    gen = torch.Generator().manual_seed(seed)
+    ctx = InpaintContext(known=torch.zeros_like(mask), mask=mask, plan=plan, generator=gen)
+    return sample(Denoiser(net), Replacement(), ctx)[0]
