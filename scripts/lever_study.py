@@ -127,13 +127,15 @@ def run_metrics(run_dir: Path) -> list[dict[str, float]]:
         ]
 
 
-def steps_and_pace(run_dir: Path) -> tuple[int, float]:
-    """(global step reached, seconds per step) from last.ckpt's step and its log's span."""
-    ckpt = torch.load(run_dir / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=False)
+def steps_and_pace(ckpt_path: Path, command: list[str] | None) -> tuple[int, float]:
+    """(global step of the checkpoint, wall seconds per step over the run's max_time)."""
+    ckpt = torch.load(ckpt_path, map_location="cpu", weights_only=False)
     step = int(ckpt["global_step"])
-    start = (run_dir / "train.log").stat().st_ctime
-    end = (run_dir / "checkpoints" / "last.ckpt").stat().st_mtime
-    return step, (end - start) / max(step, 1)
+    limits = [a.split("=", 1)[1] for a in command or [] if a.startswith("+trainer.max_time=")]
+    if not limits:
+        return step, float("nan")
+    d, h, m, sec = (int(x) for x in limits[0].split(":"))
+    return step, (((d * 24 + h) * 60 + m) * 60 + sec) / max(step, 1)
 
 
 def score(nets: dict, crops, schedule, spectrum, plan, seconds: float) -> dict[str, float]:
@@ -172,22 +174,31 @@ def report(args: argparse.Namespace) -> None:
         {"lever": "start (warm-start weights)", "steps": 0, "s_per_step": float("nan"), **start}
     )
     print(rows[-1], flush=True)
-    for name, run in index["runs"].items():
+    for name, run in ({} if args.skip_runs else index["runs"]).items():
         run_dir = Path(run["dir"])
         if not (run_dir / "checkpoints" / "last.ckpt").exists():
             print(f"{name}: no last.ckpt yet, skipped", flush=True)
             continue
-        steps, pace = steps_and_pace(run_dir)
+        steps, pace = steps_and_pace(run_dir / "checkpoints" / "last.ckpt", run.get("command"))
         nets = load_nets(run_dir / "checkpoints" / "last.ckpt")
         row = {"lever": name, "steps": steps, "s_per_step": pace}
         row.update(score(nets, crops, schedule, spectrum, plan, args.seconds))
         rows.append(row)
         print(row, flush=True)
+    for item in args.extra or []:
+        label, _, ckpt = item.partition("=")
+        steps, _ = steps_and_pace(Path(ckpt), None)
+        row = {"lever": label, "steps": steps, "s_per_step": float("nan")}
+        row.update(score(load_nets(Path(ckpt)), crops, schedule, spectrum, plan, args.seconds))
+        rows.append(row)
+        print(row, flush=True)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    write_tables(rows, study / "lever_study.csv", study / "lever_study.md")
-    plot_curves(index["runs"], out / "lever_study.png")
-    print((study / "lever_study.md").read_text())
+    name = "lever_study_extra" if args.skip_runs else "lever_study"
+    write_tables(rows, study / f"{name}.csv", study / f"{name}.md")
+    if not args.skip_runs:
+        plot_curves(index["runs"], out / "lever_study.png")
+    print((study / f"{name}.md").read_text())
 
 
 def write_tables(rows: list[dict], csv_path: Path, md_path: Path) -> None:
@@ -272,6 +283,12 @@ def main() -> None:
     r.add_argument("--out", default="docs/img")
     r.add_argument("--crops", type=int, default=32, help="held-out 0.5 s crops (× 4 draws)")
     r.add_argument("--seconds", type=float, default=3.0, help="length of the 2 samples")
+    r.add_argument(
+        "--extra",
+        nargs="*",
+        help="label=file.ckpt: also score these checkpoints (same schedule) in the table",
+    )
+    r.add_argument("--skip-runs", action="store_true", help="score only the start and --extra")
     r.set_defaults(func=report)
     args = parser.parse_args()
     args.func(args)

@@ -67,3 +67,5 @@ def test_last_checkpoint_written_when_training_ends_between_intervals(tmp_path, 
     saved = load_training_checkpoint(tmp_path / "odd" / "checkpoints" / "last.ckpt")
     assert saved["global_step"] == 3
     assert int(saved["state_dict"]["ema.num_updates"]) == 3
+    # One last.ckpt: the periodic callback overwrites it instead of adding last-v1.ckpt.
+    assert sorted(p.name for p in (tmp_path / "odd" / "checkpoints").glob("last*")) == ["last.ckpt"]
