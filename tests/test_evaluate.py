@@ -9,6 +9,7 @@ import sys
 
 import pytest
 import soundfile as sf
+import torch
 from conftest import SR, tone
 from hydra import compose, initialize_config_dir
 from omegaconf import OmegaConf
@@ -97,6 +98,11 @@ def test_untrained_control_builds_the_named_size():
     assert model.schedule.num_steps > 0
     with pytest.raises((EvaluationError, GenerationError), match="unknown model .huge."):
         load_model("untrained:huge")
+
+
+def test_untrained_preconditioned_control_uses_the_evaluation_schedule():
+    model = load_model("untrained:small_precond")
+    assert torch.allclose(model.net.sqrt_alpha_bar, model.schedule.alpha_bar.sqrt().float())
 
 
 @pytest.mark.slow

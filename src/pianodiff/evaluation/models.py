@@ -49,17 +49,19 @@ def untrained_model(size: str, device: str = "cpu", seed: int = 0) -> LoadedMode
     """An untrained DiffWave of ``size`` with the bundled model's schedule (or linear50).
 
     Its output layer is zero-initialised (DiffWave's reference code), so it predicts ε̂ = 0
-    and its samples are clipped noise: the weakest possible control.
+    and its samples are clipped noise: the weakest possible control. A preconditioned size
+    (``small_precond``) predicts the linear MMSE estimate c_skip · x_t instead.
     """
     model_cfg = load_group_config("model", size)
     try:
         diffusion_cfg = OmegaConf.load(resolve_checkpoint(None) / "config.yaml").diffusion
     except GenerationError:
         diffusion_cfg = load_group_config("diffusion", FALLBACK_DIFFUSION)
-    torch.manual_seed(seed)
-    net = instantiate(model_cfg).eval().requires_grad_(False).to(device)
-    schedule: NoiseSchedule = instantiate(diffusion_cfg)
+    # One root, so that a model config interpolating ${diffusion} resolves.
     config = OmegaConf.create(
         {"model": model_cfg, "diffusion": diffusion_cfg, "meta": {"untrained": size}}
     )
+    torch.manual_seed(seed)
+    net = instantiate(config.model).eval().requires_grad_(False).to(device)
+    schedule: NoiseSchedule = instantiate(config.diffusion)
     return LoadedModel(net=net, schedule=schedule, config=config, path=Path(f"untrained-{size}"))
