@@ -211,7 +211,7 @@ def write_tables(rows: list[dict], csv_path: Path, md_path: Path) -> None:
     head = [
         "lever",
         "steps",
-        "s/step",
+        "wall s/step",
         "EMA model/Wiener",
         *[f"EMA {q}" for q in quarters],
         "raw model/Wiener",
