@@ -145,12 +145,19 @@ def held_out_losses(
     0..T−1 and the noise comes from a seeded generator, so two calls on the same crops
     (e.g. two checkpoints) see identical draws.
     """
+    batch, eps, t, x_t = held_out_draws(x0, schedule, repeats, seed)
+    eps_pred = None if net is None else net(x_t, t.to(x0.dtype))
+    return reference_losses(batch, eps, t, schedule, spectrum, eps_pred)
+
+
+def held_out_draws(
+    x0: torch.Tensor, schedule: NoiseSchedule, repeats: int = 4, seed: int = 0
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """The fixed draws of ``held_out_losses``: (x0 repeated, ε, t, x_t), each with B·repeats
+    rows; t spread evenly over 0..T−1, ε from a generator seeded by ``seed``."""
     batch = x0.repeat(repeats, 1)
     generator = torch.Generator(device="cpu").manual_seed(seed)
     eps = torch.randn(batch.shape, generator=generator).to(x0.device, x0.dtype)
     t = spread_steps(batch.shape[0], schedule.num_steps).to(x0.device)
-    eps_pred = None
-    if net is not None:
-        ab = schedule.alpha_bar.to(x0.device)[t].to(x0.dtype).reshape(-1, 1)
-        eps_pred = net(q_sample(batch, ab, eps), t.to(x0.dtype))
-    return reference_losses(batch, eps, t, schedule, spectrum, eps_pred)
+    ab = schedule.alpha_bar.to(x0.device)[t].to(x0.dtype).reshape(-1, 1)
+    return batch, eps, t, q_sample(batch, ab, eps)

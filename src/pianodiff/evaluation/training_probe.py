@@ -14,10 +14,9 @@ import torch
 from pianodiff import SAMPLE_RATE
 from pianodiff.audio import read_audio
 from pianodiff.data.dataset import find_audio_files
-from pianodiff.diffusion.process import q_sample
 from pianodiff.diffusion.sampler import sample
 from pianodiff.diffusion.schedule import NoiseSchedule
-from pianodiff.evaluation.reference_loss import reference_losses, spread_steps
+from pianodiff.evaluation.reference_loss import held_out_draws, reference_losses
 from pianodiff.inpaint import Denoiser, InpaintContext
 from pianodiff.inpaint.replacement import Replacement
 
@@ -54,18 +53,10 @@ def losses_by_noise_level(
         {"model", "wiener", "ratio"} overall and with suffix "_t<lo>-<hi>" per range;
         ratio = model / wiener (below 1: beyond the average spectrum).
     """
-    batch = x0.repeat(repeats, 1)
-    generator = torch.Generator(device="cpu").manual_seed(seed)
-    eps = torch.randn(batch.shape, generator=generator).to(x0.device, x0.dtype)
+    batch, eps, t, x_t = held_out_draws(x0, schedule, repeats, seed)
     T = schedule.num_steps
-    t = spread_steps(batch.shape[0], T).to(x0.device)
-    ab = schedule.alpha_bar.to(x0.device)[t].to(x0.dtype).reshape(-1, 1)
-    eps_pred = torch.cat(
-        [
-            net(xb, tb.to(x0.dtype))
-            for xb, tb in zip(q_sample(batch, ab, eps).split(16), t.split(16))
-        ]
-    )
+    # In chunks of 16 crops: the whole probe at once would hold every activation together.
+    eps_pred = torch.cat([net(xb, tb.to(x0.dtype)) for xb, tb in zip(x_t.split(16), t.split(16))])
     out: dict[str, float] = {}
     groups = [("", torch.ones_like(t, dtype=torch.bool))]
     for r in range(ranges):
