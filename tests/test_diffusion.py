@@ -17,7 +17,12 @@ from pianodiff.diffusion.process import (
     reverse_step,
     x0_from_eps,
 )
-from pianodiff.diffusion.schedule import NoiseSchedule, cosine_schedule, linear_schedule
+from pianodiff.diffusion.schedule import (
+    NoiseSchedule,
+    cosine_schedule,
+    linear_schedule,
+    log_snr_schedule,
+)
 
 
 def test_linear_schedule_closed_form():
@@ -106,6 +111,21 @@ def test_fractional_steps():
     steps = plan.net_steps[1:]
     assert bool((steps[1:] > steps[:-1]).all()) and steps.min() >= 0 and steps.max() <= 49
     assert any(abs(v - round(v)) > 1e-3 for v in steps.tolist())
+
+
+def test_fast_plan_ends_at_the_schedules_cleanest_training_level():
+    # DiffWave's own schedules start at beta 1e-4 like the published inference list: unchanged.
+    linear = linear_schedule(50, 1e-4, 0.05)
+    published = fast_plan(linear, match_first_beta=False)
+    assert torch.allclose(fast_plan(linear).alpha_bar, published.alpha_bar)
+    # A log-SNR schedule trained down to +50 dB: the last level is its step 0, not +40 dB.
+    logsnr = log_snr_schedule(50, snr_max_db=50.0, snr_min_db=-10.0)
+    plan = fast_plan(logsnr)
+    assert plan.alpha_bar[1].item() == pytest.approx(logsnr.alpha_bar[0].item())
+    assert plan.net_steps[1].item() == pytest.approx(0.0, abs=1e-9)
+    assert fast_plan(logsnr, match_first_beta=False).alpha_bar[1].item() == pytest.approx(1 - 1e-4)
+    with pytest.raises(ValueError, match="must increase"):
+        fast_plan(logsnr, inference_betas=[0.1, 0.01], match_first_beta=False)
 
 
 def test_plans():

@@ -65,10 +65,23 @@ def ddpm_plan(schedule: NoiseSchedule) -> SamplingPlan:
 
 
 def fast_plan(
-    schedule: NoiseSchedule, inference_betas: Sequence[float] = DIFFWAVE_FAST_BETAS
+    schedule: NoiseSchedule,
+    inference_betas: Sequence[float] = DIFFWAVE_FAST_BETAS,
+    match_first_beta: bool = True,
 ) -> SamplingPlan:
-    """DiffWave's fast sampling: inference βs, each level mapped to a fractional training step."""
+    """DiffWave's fast sampling: inference βs, each level mapped to a fractional training step.
+
+    With ``match_first_beta`` the first (cleanest) inference β is the schedule's own first
+    training β, so the final step denoises at the cleanest level the network was trained on.
+    DiffWave's schedules start at β = 1e-4 like its inference list, so nothing changes there;
+    a log-SNR schedule reaching +50 dB (β₁ = 1e-5) would otherwise end at +40 dB and keep
+    that level's residual noise as audible hiss on quiet output.
+    """
     betas = torch.tensor(list(inference_betas), dtype=torch.float64)
+    if match_first_beta:
+        betas[0] = schedule.betas[0]
+    if not bool((betas[1:] > betas[:-1]).all()):
+        raise ValueError(f"fast sampler: inference betas must increase, got {betas.tolist()}")
     ab_levels = torch.cumprod(1.0 - betas, dim=0)
     ab = torch.cat([torch.ones(1, dtype=torch.float64), ab_levels])
     steps = torch.cat([torch.zeros(1, dtype=torch.float64), schedule.fractional_step(ab_levels)])
