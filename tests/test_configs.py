@@ -87,6 +87,14 @@ def test_experiments_set_what_they_promise():
     assert cfg.diffusion.num_steps == 200 and cfg.data.segment_seconds == 5.0
     smoke = compose_train_config(["experiment=smoke"])
     assert smoke.model.residual_channels == 8 and smoke.trainer.max_steps <= 10
+    anneal = compose_train_config(["experiment=piano14_cpu_anneal"])
+    stage1 = compose_train_config(["experiment=piano14_cpu"])
+    assert anneal.model == stage1.model and anneal.diffusion == stage1.diffusion
+    assert anneal.init_from.endswith("checkpoints/piano14-small") and stage1.init_from is None
+    assert anneal.module.optimizer.lr < stage1.module.optimizer.lr
+    assert anneal.data.segment_seconds * anneal.data.batch_size == pytest.approx(
+        stage1.data.segment_seconds * stage1.data.batch_size
+    )
     debug = compose_train_config(["experiment=piano14", "debug=fast"])
     assert debug.trainer.max_steps == 5  # debug is applied after the experiment
 
