@@ -3,6 +3,9 @@
     python scripts/compare_runs.py --run plain=outputs/piano14_cpu/<run> \\
         --run precond=outputs/piano14_cpu_precond/<run> --out docs/img/runs_compared.png
 
+A warm-started run counts its steps from 0: ``--run label=run_dir@1486`` shifts them so a
+continuation lines up after the run it started from.
+
 Reads each run's offline W&B records (several resumed sessions of one run: pass each run
 dir, the label joins them) and plots the validation loss, the held-out ``val/ref_model /
 val/ref_wiener`` (below 1: beyond the average spectrum), the training loss of the cleanest
@@ -35,13 +38,20 @@ def series(rows: list[dict[str, float]], key, denominator=None) -> list[tuple[fl
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--run", action="append", required=True, help="label=run_dir (repeat)")
+    parser.add_argument(
+        "--run", action="append", required=True, help="label=run_dir[@step_offset] (repeat)"
+    )
     parser.add_argument("--out", type=Path, default=Path("docs/img/runs_compared.png"))
     args = parser.parse_args()
     runs: dict[str, list[dict[str, float]]] = {}
     for item in args.run:
         label, _, folder = item.partition("=")
-        runs.setdefault(label, []).extend(run_history(Path(folder)))
+        folder, _, offset = folder.partition("@")
+        rows = run_history(Path(folder))
+        for row in rows:
+            if "trainer/global_step" in row:
+                row["trainer/global_step"] += float(offset or 0)
+        runs.setdefault(label, []).extend(rows)
 
     fig, axes = plt.subplots(1, 4, figsize=(15, 3.4), dpi=90)
     panels = [
