@@ -61,11 +61,13 @@ def main() -> None:
         ("demo sample tonality (real piano 0.05)", "demo/tonality", None),
     ]
     for ax, (title, key, denominator) in zip(axes, panels):
-        for label, rows in runs.items():
+        for index, (label, rows) in enumerate(runs.items()):
             pts = series(rows, key, denominator)
             if pts:
                 xs, ys = zip(*pts)
-                ax.plot(xs, ys, "o-" if len(pts) < 40 else "-", label=label, ms=3, lw=1.2)
+                style = "o-" if len(pts) < 40 else "-"
+                # One colour per run in every panel, also where an earlier run logged nothing.
+                ax.plot(xs, ys, style, color=f"C{index}", label=label, ms=3, lw=1.2)
                 print(f"{label:>12} {key}: " + ", ".join(f"{x:.0f}:{y:.3f}" for x, y in pts[-6:]))
         ax.set_title(title, fontsize=9)
         ax.set_xlabel("step")
