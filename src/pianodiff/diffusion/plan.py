@@ -80,11 +80,12 @@ def fast_plan(
     betas = torch.tensor(list(inference_betas), dtype=torch.float64)
     if match_first_beta:
         betas[0] = schedule.betas[0]
-    if not bool((betas[1:] > betas[:-1]).all()):
-        raise ValueError(
-            f"fast sampler: inference betas must increase, got {betas.tolist()} "
-            "(list larger sampler.inference_betas or set sampler.match_first_beta=false)"
-        )
+        if len(betas) > 1 and betas[0] >= betas[1]:
+            raise ValueError(
+                f"fast sampler: the schedule's first beta {betas[0].item():.3g} is not below "
+                f"the second inference beta {betas[1].item():.3g} (list larger "
+                "sampler.inference_betas or set sampler.match_first_beta=false)"
+            )
     ab_levels = torch.cumprod(1.0 - betas, dim=0)
     ab = torch.cat([torch.ones(1, dtype=torch.float64), ab_levels])
     steps = torch.cat([torch.zeros(1, dtype=torch.float64), schedule.fractional_step(ab_levels)])
