@@ -174,22 +174,21 @@ def report(args: argparse.Namespace) -> None:
         {"lever": "start (warm-start weights)", "steps": 0, "s_per_step": float("nan"), **start}
     )
     print(rows[-1], flush=True)
+    # (label, checkpoint, launch command): the study's runs, then any --extra checkpoints.
+    entries = []
     for name, run in ({} if args.skip_runs else index["runs"]).items():
-        run_dir = Path(run["dir"])
-        if not (run_dir / "checkpoints" / "last.ckpt").exists():
+        ckpt = Path(run["dir"]) / "checkpoints" / "last.ckpt"
+        if not ckpt.exists():
             print(f"{name}: no last.ckpt yet, skipped", flush=True)
             continue
-        steps, pace = steps_and_pace(run_dir / "checkpoints" / "last.ckpt", run.get("command"))
-        nets = load_nets(run_dir / "checkpoints" / "last.ckpt")
-        row = {"lever": name, "steps": steps, "s_per_step": pace}
-        row.update(score(nets, crops, schedule, spectrum, plan, args.seconds))
-        rows.append(row)
-        print(row, flush=True)
+        entries.append((name, ckpt, run.get("command")))
     for item in args.extra or []:
         label, _, ckpt = item.partition("=")
-        steps, _ = steps_and_pace(Path(ckpt), None)
-        row = {"lever": label, "steps": steps, "s_per_step": float("nan")}
-        row.update(score(load_nets(Path(ckpt)), crops, schedule, spectrum, plan, args.seconds))
+        entries.append((label, Path(ckpt), None))
+    for label, ckpt, command in entries:
+        steps, pace = steps_and_pace(ckpt, command)
+        row = {"lever": label, "steps": steps, "s_per_step": pace}
+        row.update(score(load_nets(ckpt), crops, schedule, spectrum, plan, args.seconds))
         rows.append(row)
         print(row, flush=True)
     out = Path(args.out)
