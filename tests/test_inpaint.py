@@ -15,10 +15,13 @@ from pianodiff.diffusion.plan import ddim_plan, ddpm_plan, fast_plan
 from pianodiff.diffusion.sampler import sample
 from pianodiff.diffusion.schedule import linear_schedule
 from pianodiff.inpaint import INPAINTERS
+from pianodiff.diffusion.preconditioning import accepts_context
 from pianodiff.inpaint.base import Denoiser, InpaintContext
+from pianodiff.inpaint.conditioned import ContextNotAcceptedError
 from pianodiff.inpaint.guidance import ReconstructionGuidance
 from pianodiff.inpaint.interpolation import Interpolation, lambda_schedule
 from pianodiff.inpaint.repaint import RePaint, repaint_nfe, repaint_walk
+from pianodiff.nets import MultiRateDiffWave
 
 CONF = Path(pianodiff.__file__).parent / "conf"
 LENGTH = 1024
@@ -30,13 +33,38 @@ PLANS = {
 }
 
 
-@pytest.fixture(scope="module")
-def net() -> torch.nn.Module:
+def _tiny_context_net() -> torch.nn.Module:
+    """A tiny context-conditioned multi-rate net (frames of 2 samples)."""
+    return MultiRateDiffWave(
+        frame=2, residual_layers=4, residual_channels=8, dilation_cycle=2, context=True
+    )
+
+
+@pytest.fixture(scope="module", params=["diffwave", "multirate_context"])
+def net(request) -> torch.nn.Module:
+    """Every inpainter runs on the plain DiffWave and on a context-conditioned net."""
     torch.manual_seed(0)
-    model = instantiate(OmegaConf.load(CONF / "model" / "tiny.yaml"))
+    if request.param == "diffwave":
+        model = instantiate(OmegaConf.load(CONF / "model" / "tiny.yaml"))
+        output = model.output_projection
+    else:
+        model = _tiny_context_net()
+        output = model.framed.output_projection
     # The zero-initialised output would make ε̂ ≡ 0; give it weights so x̂0 depends on x_t.
-    torch.nn.init.normal_(model.output_projection.weight, std=0.2)
+    torch.nn.init.normal_(output.weight, std=0.2)
     return model.eval()
+
+
+def _refused(net, name) -> bool:
+    """``conditioned`` needs a context-conditioned net; on any other it must refuse loudly.
+
+    Returns True (the refusal checked) when that is the case, so the caller stops there.
+    """
+    if name != "conditioned" or accepts_context(net):
+        return False
+    with pytest.raises(ContextNotAcceptedError, match="context-conditioned model"):
+        _run(net, name, PLANS["fast"])
+    return True
 
 
 def _mask(kind: str) -> torch.Tensor:
@@ -74,6 +102,8 @@ def test_registry_matches_config_group():
 @pytest.mark.parametrize("name", sorted(INPAINTERS))
 @pytest.mark.parametrize("mask_kind", ["prefix", "gap"])
 def test_contract(net, name, plan_name, mask_kind):
+    if _refused(net, name):
+        return
     plan = PLANS[plan_name]
     x, nfe, inpainter, ctx = _run(net, name, plan, mask_kind)
     assert x.shape == ctx.mask.shape
@@ -92,6 +122,8 @@ def test_contract(net, name, plan_name, mask_kind):
 
 @pytest.mark.parametrize("name", sorted(INPAINTERS))
 def test_empty_mask_is_unconditional(net, name):
+    if _refused(net, name):
+        return
     inpainter = INPAINTERS[name]()
     plan = PLANS["fast"]
     ctx = InpaintContext(torch.zeros(1, 512), torch.zeros(1, 512), plan, torch.Generator())
@@ -192,3 +224,22 @@ def test_guidance_refuses_inference_mode(net):
     ctx = InpaintContext(_known(), _mask("prefix"), PLANS["fast"], torch.Generator())
     with torch.inference_mode(), pytest.raises(RuntimeError, match="no_grad"):
         sample(Denoiser(net), ReconstructionGuidance(), ctx)
+
+
+def test_conditioned_hands_the_context_to_the_net():
+    """The same net and seed: conditioned differs from replacement only where the net's
+    context input reaches (its receptive field around the known audio)."""
+    torch.manual_seed(0)
+    model = _tiny_context_net().eval()
+    torch.nn.init.normal_(model.framed.output_projection.weight, std=0.2)
+    plan = PLANS["ddim"]
+    outs = {}
+    for name in ("conditioned", "replacement"):
+        ctx = InpaintContext(_known(), _mask("prefix"), plan, torch.Generator().manual_seed(5))
+        with torch.no_grad():
+            outs[name] = sample(Denoiser(model), INPAINTERS[name](), ctx)
+    field = model.receptive_field  # 2 x 7 samples; each of the 4 steps widens the reach
+    near, far = slice(400, 400 + field // 2), slice(400 + 4 * field, LENGTH)
+    assert not torch.allclose(outs["conditioned"][:, near], outs["replacement"][:, near])
+    assert torch.equal(outs["conditioned"][:, far], outs["replacement"][:, far])
+    assert torch.equal(outs["conditioned"][:, :400], _known()[:, :400])

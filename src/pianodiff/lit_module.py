@@ -20,7 +20,9 @@ import torch
 from torch import nn
 from torch.optim.lr_scheduler import LambdaLR
 
+from pianodiff.data.context_masks import ContextMasks
 from pianodiff.data.dataset import stream_seed
+from pianodiff.diffusion.preconditioning import accepts_context
 from pianodiff.diffusion.process import q_sample
 from pianodiff.diffusion.schedule import NoiseSchedule
 from pianodiff.ema import EMA
@@ -89,6 +91,8 @@ class DiffWaveModule(L.LightningModule):
         val_steps: fixed t values of the validation loss (default: 5 evenly spaced).
         val_use_ema: validate the EMA weights (the ones exported) instead of the raw ones.
         seed: seed of the per-step t/ε draws and of the fixed validation noise.
+        context_masks: for a context-conditioned net, the random known-region masks it
+            trains with (the loss then counts only the audio it was not given).
         model_config / diffusion_config: the resolved configs stored in every checkpoint.
     """
 
@@ -107,6 +111,7 @@ class DiffWaveModule(L.LightningModule):
         val_steps: Sequence[int] | None = None,
         val_use_ema: bool = True,
         seed: int = 0,
+        context_masks: ContextMasks | None = None,
         model_config: dict | None = None,
         diffusion_config: dict | None = None,
     ):
@@ -131,34 +136,66 @@ class DiffWaveModule(L.LightningModule):
             raise ValueError(f"val_steps must lie in 0..{T - 1}, got {self.val_steps}")
         self.val_use_ema = val_use_ema
         self.seed = seed
+        if context_masks is not None and not accepts_context(net):
+            raise ValueError(
+                "module.context_masks needs a context-conditioned model (e.g. model=framed16_ctx); "
+                "set module.context_masks=null for this one"
+            )
+        self.context_masks = context_masks
         self.model_config = model_config
         self.diffusion_config = diffusion_config
 
     # -- the loss --------------------------------------------------------------------------
 
-    def per_item_loss(self, eps_hat: torch.Tensor, eps: torch.Tensor) -> torch.Tensor:
-        """(B, T), (B, T) -> (B,) mean L1 or L2 error per item, in float32."""
+    def per_item_loss(
+        self, eps_hat: torch.Tensor, eps: torch.Tensor, weight: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        """(B, T), (B, T) [, weight (B, T)] -> (B,) mean L1 or L2 error per item, in float32.
+
+        With ``weight`` the mean is taken over the weighted samples only.
+        """
         err = eps_hat.float() - eps
-        return (err.abs() if self.loss_name == "l1" else err.pow(2)).mean(dim=-1)
+        err = err.abs() if self.loss_name == "l1" else err.pow(2)
+        if weight is None:
+            return err.mean(dim=-1)
+        return (err * weight).sum(dim=-1) / weight.sum(dim=-1).clamp(min=1.0)
 
     def diffusion_loss(
-        self, net: nn.Module, x0: torch.Tensor, t: torch.Tensor, eps: torch.Tensor
+        self,
+        net: nn.Module,
+        x0: torch.Tensor,
+        t: torch.Tensor,
+        eps: torch.Tensor,
+        mask: torch.Tensor | None = None,
     ) -> torch.Tensor:
-        """Per-item ε loss (B,) of ``net`` at integer steps t (B,) with noise ε (B, T)."""
-        x_t = q_sample(x0, self.alpha_bar[t].unsqueeze(-1), eps)
-        return self.per_item_loss(net(x_t, t.float()), eps)
+        """Per-item ε loss (B,) of ``net`` at integer steps t (B,) with noise ε (B, T).
 
-    def _draws(self, x0: torch.Tensor, index: int) -> tuple[torch.Tensor, torch.Tensor]:
+        With a context ``mask`` (B, T) the net is also given x0 where the mask is 1 and is
+        scored where it is 0 (there x_t and x0 would give ε away exactly).
+        """
+        x_t = q_sample(x0, self.alpha_bar[t].unsqueeze(-1), eps)
+        if mask is None:
+            return self.per_item_loss(net(x_t, t.float()), eps)
+        eps_hat = net(x_t, t.float(), known=x0, mask=mask)
+        return self.per_item_loss(eps_hat, eps, 1.0 - mask)
+
+    def _draws(
+        self, x0: torch.Tensor, index: int
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
         gen = torch.Generator(device=x0.device).manual_seed(stream_seed(self.seed, index))
         t = torch.randint(self.schedule.num_steps, (x0.shape[0],), generator=gen, device=x0.device)
         eps = torch.randn(x0.shape, generator=gen, device=x0.device, dtype=torch.float32)
-        return t, eps
+        mask = None
+        if self.context_masks is not None:  # drawn after t and ε: those stay as they were
+            cpu_gen = torch.Generator().manual_seed(stream_seed(self.seed + 2, index))
+            mask = self.context_masks.draw(x0.shape[0], x0.shape[-1], cpu_gen, x0.device)
+        return t, eps, mask
 
     def training_step(self, batch: torch.Tensor, batch_idx: int) -> torch.Tensor:
         x0 = batch.float()
         index = self.global_step * self.trainer.world_size + self.global_rank
-        t, eps = self._draws(x0, index)
-        per_item = self.diffusion_loss(self.net, x0, t, eps)
+        t, eps, mask = self._draws(x0, index)
+        per_item = self.diffusion_loss(self.net, x0, t, eps, mask)
         loss = (per_item * self.step_weights[t]).mean() if self.weighted else per_item.mean()
         if not torch.isfinite(loss):
             raise NonFiniteLossError(

@@ -29,6 +29,11 @@ from torch import nn
 from pianodiff.diffusion.schedule import NoiseSchedule
 
 
+def accepts_context(net: nn.Module) -> bool:
+    """Whether ``net`` takes the known audio and its mask (``known=``, ``mask=``) as input."""
+    return bool(getattr(net, "accepts_context", False))
+
+
 class PreconditionedEps(nn.Module):
     """ε̂ = c_skip·x_t + c_out·F(c_in·x_t, t) for a network F (module docstring).
 
@@ -60,10 +65,14 @@ class PreconditionedEps(nn.Module):
         var = signal + noise
         return var.rsqrt(), noise.sqrt() / var, (signal / var).sqrt()
 
-    def forward(self, x_t: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
-        """x_t (B, N), t (B,) -> ε̂ (B, N)."""
+    def forward(self, x_t: torch.Tensor, t: torch.Tensor, **context: torch.Tensor) -> torch.Tensor:
+        """x_t (B, N), t (B,) [, known/mask (B, N) for a context-conditioned F] -> ε̂ (B, N)."""
         c_in, c_skip, c_out = (c.to(x_t.dtype).unsqueeze(-1) for c in self.coefficients(t))
-        return c_skip * x_t + c_out * self.net(c_in * x_t, t)
+        return c_skip * x_t + c_out * self.net(c_in * x_t, t, **context)
+
+    @property
+    def accepts_context(self) -> bool:
+        return accepts_context(self.net)
 
     @property
     def receptive_field(self) -> int:

@@ -6,13 +6,15 @@
 from __future__ import annotations
 
 from pianodiff.inpaint.base import Denoiser, InpaintContext, Inpainter
+from pianodiff.inpaint.conditioned import Conditioned
 from pianodiff.inpaint.guidance import ReconstructionGuidance
 from pianodiff.inpaint.interpolation import Interpolation
 from pianodiff.inpaint.repaint import RePaint
 from pianodiff.inpaint.replacement import Replacement
 
 INPAINTERS: dict[str, type[Inpainter]] = {
-    cls.name: cls for cls in (Replacement, RePaint, Interpolation, ReconstructionGuidance)
+    cls.name: cls
+    for cls in (Replacement, RePaint, Interpolation, ReconstructionGuidance, Conditioned)
 }
 
 

@@ -40,14 +40,15 @@ class Denoiser:
         self.autocast_dtype = autocast_dtype
         self.nfe = 0
 
-    def __call__(self, x_t: torch.Tensor, net_step: float) -> torch.Tensor:
-        """x_t (B, T), a scalar step -> ε̂ (B, T) in float32."""
+    def __call__(self, x_t: torch.Tensor, net_step: float, **context: torch.Tensor) -> torch.Tensor:
+        """x_t (B, T), a scalar step [, known/mask (B, T) for a context-conditioned net]
+        -> ε̂ (B, T) in float32."""
         self.nfe += 1
         step = torch.full((x_t.shape[0],), float(net_step), device=x_t.device)
         if self.autocast_dtype is None:
-            return self.net(x_t, step).float()
+            return self.net(x_t, step, **context).float()
         with torch.autocast(x_t.device.type, dtype=self.autocast_dtype):
-            return self.net(x_t, step).float()
+            return self.net(x_t, step, **context).float()
 
 
 @dataclass
@@ -83,11 +84,20 @@ class InpaintContext:
 
 
 def model_estimate(
-    denoiser: Denoiser, x_t: torch.Tensor, level: int, ctx: InpaintContext
+    denoiser: Denoiser,
+    x_t: torch.Tensor,
+    level: int,
+    ctx: InpaintContext,
+    conditioned: bool = False,
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """One network evaluation at ``level``: returns (ε̂, x̂0), both (B, T)."""
+    """One network evaluation at ``level``: returns (ε̂, x̂0), both (B, T).
+
+    ``conditioned`` also hands the known audio and its mask to the network (a
+    context-conditioned net; ``inpaint/conditioned.py``).
+    """
     alpha_bar = ctx.alpha_bar(level)
-    eps = denoiser(x_t, float(ctx.plan.net_steps[level]))
+    context = {"known": ctx.known, "mask": ctx.mask} if conditioned else {}
+    eps = denoiser(x_t, float(ctx.plan.net_steps[level]), **context)
     x0 = x0_from_eps(x_t, alpha_bar, eps)
     if ctx.clip_x0:
         # Clamping x̂0 and re-deriving ε̂ keeps the step consistent (DDIM's clip_sample).
