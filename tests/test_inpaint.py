@@ -12,10 +12,10 @@ from omegaconf import OmegaConf
 
 import pianodiff
 from pianodiff.diffusion.plan import ddim_plan, ddpm_plan, fast_plan
+from pianodiff.diffusion.preconditioning import accepts_context
 from pianodiff.diffusion.sampler import sample
 from pianodiff.diffusion.schedule import linear_schedule
 from pianodiff.inpaint import INPAINTERS
-from pianodiff.diffusion.preconditioning import accepts_context
 from pianodiff.inpaint.base import Denoiser, InpaintContext
 from pianodiff.inpaint.conditioned import ContextNotAcceptedError
 from pianodiff.inpaint.guidance import ReconstructionGuidance
