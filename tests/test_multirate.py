@@ -154,3 +154,23 @@ def test_ctx_experiment_composes():
     per_step = cfg.data.segment_seconds * cfg.data.batch_size
     assert per_step == base.data.segment_seconds * base.data.batch_size
     assert OmegaConf.select(base, "module.context_masks") is None
+
+
+def test_compile_net_keeps_parameter_names_and_an_eager_ema():
+    cfg = compose_train_config(["experiment=smoke", "module.compile_net=true"])
+    module = instantiate(cfg.module, _partial_=True)(
+        net=instantiate(cfg.model), schedule=instantiate(cfg.diffusion)
+    )
+    eager = instantiate(compose_train_config(["experiment=smoke"]).model)
+    assert list(module.net.state_dict()) == list(eager.state_dict())
+    assert module.net._compiled_call_impl is not None  # compiled lazily, on the first call
+    assert module.ema.net._compiled_call_impl is None
+
+
+def test_cpu_time_limit_stops_a_run_early(smoke_overrides):
+    cfg = compose_train_config(
+        smoke_overrides("trainer.max_steps=50", "callbacks.cpu_time_limit.seconds=0.000001")
+    )
+    result = train(cfg)
+    assert result["global_step"] == 1  # stopped after the first step, checkpointed as usual
+    assert (result["run_dir"] / "checkpoints" / "last.ckpt").exists()

@@ -91,6 +91,9 @@ class DiffWaveModule(L.LightningModule):
         val_steps: fixed t values of the validation loss (default: 5 evenly spaced).
         val_use_ema: validate the EMA weights (the ones exported) instead of the raw ones.
         seed: seed of the per-step t/ε draws and of the fixed validation noise.
+        compile_net: torch.compile (inductor) the training network in place (its parameter
+            names, so checkpoints, are unchanged; the EMA copy stays eager). The first
+            steps pay the compilation (minutes on a CPU); see ``benchmarks/train_step.py``.
         context_masks: for a context-conditioned net, the random known-region masks it
             trains with (the loss then counts only the audio it was not given).
         model_config / diffusion_config: the resolved configs stored in every checkpoint.
@@ -112,6 +115,7 @@ class DiffWaveModule(L.LightningModule):
         val_use_ema: bool = True,
         seed: int = 0,
         context_masks: ContextMasks | None = None,
+        compile_net: bool = False,
         model_config: dict | None = None,
         diffusion_config: dict | None = None,
     ):
@@ -142,6 +146,8 @@ class DiffWaveModule(L.LightningModule):
                 "set module.context_masks=null for this one"
             )
         self.context_masks = context_masks
+        if compile_net:
+            self.net.compile()  # after the EMA's deep copy: the average stays eager
         self.model_config = model_config
         self.diffusion_config = diffusion_config
 
