@@ -4,8 +4,8 @@ measured in the same run.
     python -m benchmarks.run [--quick] [--out bench-results]
 
 Gathers ``benchmarks.forward`` (inference fast path), ``benchmarks.quality`` (bf16's effect
-on generated audio), ``benchmarks.train_throughput``, ``benchmarks.train_step`` (network shape and torch.compile
-of the CPU training step) and ``benchmarks.generation_cost``.
+on generated audio), ``benchmarks.train_throughput``, ``benchmarks.train_step`` (network
+shape and torch.compile of the CPU training step) and ``benchmarks.generation_cost``.
 A module that is not there yet is reported as "not available yet"; one that fails is
 reported with its error. No row is ever made up. Writes ``report.md`` and ``report.json``.
 """

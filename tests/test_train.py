@@ -58,8 +58,9 @@ def test_empty_data_folder_is_a_clear_error(tmp_path):
             f"paths.output_dir={tmp_path / 'out'}",
         ]
     )
-    with pytest.raises(NoUsableAudioError, match=r"no audio files in .*empty.*\.wav"):
+    with pytest.raises(NoUsableAudioError, match=r"no audio files \(\.wav.*\) in data.root=.*empty"):
         train(cfg)
+    assert not (tmp_path / "out").exists()  # refused before the logger made a run folder
 
 
 def test_run_ids_never_collide():
@@ -117,5 +118,9 @@ def test_cli_bad_input_is_one_line_and_exit_1(tmp_path, monkeypatch, capsys):
     with pytest.raises(SystemExit) as exit_info:
         main()
     assert exit_info.value.code == 1
-    last = capsys.readouterr().err.strip().splitlines()[-1]
-    assert last.startswith("error: audio folder not found") and "data.root" in last
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("error: no audio to train on")
+    assert "make data" in err[0] and "data.root=" in err[0]
+    # refused before Hydra's run folder or a W&B run (wandb-dir is the test's own W&B home)
+    assert [p.name for p in tmp_path.iterdir()] == ["wandb-dir"]
+    assert not any((tmp_path / "wandb-dir").iterdir())

@@ -2,8 +2,9 @@
 
     from pianodiff.api import Generator
     gen = Generator.from_checkpoint("checkpoints/piano14-small")
-    audio, sr = gen.generate(10)                                  # 5 s base + 10 s
-    audio, sr = gen.extend(my_audio, 20, extender="repaint")      # my_audio's tail + 20 s
+    audio, sr = gen.generate(10)                                  # 5 s base + 10 s new
+    audio, sr = gen.extend(my_audio, 20, extender="repaint")      # all of my_audio + 20 s new
+    audio, sr = gen.extend(my_audio, 20, include_prompt=False)    # the 20 s of new audio only
 
     from pianodiff.api import setup, infer
     model, device = setup({"model_dir": "checkpoints/piano14-small"})
@@ -30,7 +31,7 @@ from pianodiff.generation.engine import LongAudio, WindowedGenerator
 from pianodiff.generation.geometry import Geometry
 from pianodiff.generation.ground import load_ground
 from pianodiff.generation.plugins import GenerationPlugin
-from pianodiff.generation.run import check_seconds
+from pianodiff.generation.run import check_flag, check_seconds
 from pianodiff.inpaint.base import Inpainter
 
 
@@ -76,15 +77,20 @@ class Generator:
         geometry: Geometry | None = None,
         sample_rate: int | None = None,
         plugins: list[GenerationPlugin] | None = None,
+        include_prompt: bool = True,
         **extender_params: Any,
     ) -> tuple[torch.Tensor, int]:
         """Continue ``audio`` ((T,) tensor at ``sample_rate``, or a file) by ``seconds``.
 
-        Returns (the last window of ``audio`` + ``seconds`` of new audio, sample rate).
-        ``audio=None`` starts from an unconditional window. ``sampler_params`` and
-        ``extender_params`` override the shipped YAML (e.g. ``num_steps=10``, ``xi=0.5``).
+        Returns (all of ``audio`` at 22.05 kHz mono followed by ``seconds`` of new audio,
+        sample rate); ``audio``'s samples are kept exactly up to the first crossfade.
+        ``audio=None`` starts from an unconditional base window (it opens the output like a
+        recording would). ``include_prompt=False`` returns the new audio alone
+        (``seconds`` long). ``sampler_params`` and ``extender_params`` override the shipped
+        YAML (e.g. ``num_steps=10``, ``xi=0.5``).
         """
         seconds = check_seconds(seconds)
+        include_prompt = check_flag("include_prompt", include_prompt)
         ground = self._ground(audio, sample_rate)
         inpainter = build_extender(extender, **extender_params)
         plan = build_plan(sampler, self.model.schedule, **(sampler_params or {}))
@@ -100,11 +106,11 @@ class Generator:
             plugin=_combine(plugins),
         )
         with torch.no_grad():
-            self.last = engine.generate(seconds, ground)
+            self.last = engine.generate(seconds, ground, include_prompt=include_prompt)
         return self.last.audio.float().cpu(), self.sample_rate
 
     def generate(self, seconds: float, **kwargs: Any) -> tuple[torch.Tensor, int]:
-        """An unconditional base window followed by ``seconds`` of continuation."""
+        """An unconditional base window followed by ``seconds`` of new audio."""
         return self.extend(None, seconds, **kwargs)
 
     def _ground(self, audio, sample_rate: int | None) -> torch.Tensor | None:
@@ -144,7 +150,7 @@ def infer(
     seconds: float,
     **kwargs: Any,
 ) -> tuple[torch.Tensor, int]:
-    """Continue ``ground_file`` (or start from scratch when None) by ``seconds``.
+    """Continue ``ground_file`` (or start from scratch when None) by ``seconds`` of new audio.
 
     ``device`` is the one ``setup`` returned (kept for the original signature).
     Returns ((T,) float32 audio, sample rate).

@@ -8,7 +8,8 @@ With ``CompareExtenders`` in ``hydra.callbacks`` (conf/generate.yaml, or on the 
 multirun reads every job's ``generation.json`` (written by ``pianodiff.wandb_logging``'s job
 record plugin into the job folder) and writes into the sweep folder
 
-    comparison.png    one column per job: a mid-walk frame of its history animation and the
+    comparison.png    one column per job: a mid-walk frame of its first extension window's
+                      history (where extenders differ; the known region shaded) and the
                       mel spectrogram of its output with the seams marked
     comparison.json   the table rows (extender, sampler, NFE, wall time, seam score, paths)
 
@@ -65,6 +66,7 @@ def row_of(record: dict[str, Any]) -> dict[str, Any]:
     finite = [s for s in scores if math.isfinite(s)]
     gifs = [p for p in record.get("history_files") or [] if str(p).endswith(".gif")]
     gif = Path(gifs[0]) if gifs else history_path(output, "gif")
+    frame, frame_label = extension_frame(record.get("history_windows") or [])
     return {
         "extender": record.get("extender", "?"),
         "sampler": record.get("sampler", "?"),
@@ -79,9 +81,24 @@ def row_of(record: dict[str, Any]) -> dict[str, Any]:
         "job": Path(record["job_dir"]).name,
         "output": str(output),
         "history_gif": str(gif) if gif.is_file() else None,
+        "history_frame": frame,
+        "history_frame_label": frame_label,
         "seams_seconds": [s / sr for s in seams],
         "sample_rate": sr,
     }
+
+
+def extension_frame(windows: list[dict[str, Any]]) -> tuple[int | None, str]:
+    """(animation frame, caption) of the middle of the first extension window's walk.
+
+    The base window is the same plain walk for every extender, so a frame of it would show
+    nothing that differs; (None, "mid-walk") when the record names no extension window.
+    """
+    for w in windows:
+        if w.get("kind") == "extend" and w.get("frames"):
+            first, last = (int(v) for v in w["frames"])
+            return (first + last) // 2, f"{w.get('label') or 'extension window'}, mid-walk"
+    return None, "mid-walk"
 
 
 def compare_runs(sweep_dir: str | Path) -> tuple[list[dict[str, Any]], Path | None]:

@@ -20,6 +20,7 @@ from omegaconf import DictConfig, OmegaConf
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
+from pianodiff import cli
 from pianodiff.allocator import tune_allocator
 from pianodiff.api import Generator
 from pianodiff.evaluation.cases import extension_cases, gap_cases, load_held_out
@@ -30,6 +31,11 @@ from pianodiff.evaluation.run_cases import Setup, run_extension_case, run_gap_ca
 from pianodiff.generation.configs import build_extender, build_plan
 from pianodiff.generation.device import pick_device
 from pianodiff.generation.errors import GenerationError
+
+
+def _names(value) -> list[str]:
+    """A list option of names; one bare name (``extenders=repaint``) counts as a list of one."""
+    return [value] if isinstance(value, str) else [str(v) for v in value]
 
 
 def evaluate(cfg: DictConfig, run_dir: Path) -> tuple[list[dict], str]:
@@ -49,7 +55,9 @@ def evaluate(cfg: DictConfig, run_dir: Path) -> tuple[list[dict], str]:
             f"no evaluation case fits the audio in {cfg.data_dir}; use longer files or "
             "lower gap.case_seconds / extension.ground_seconds / extension.seconds"
         )
-    excerpt_s = min(ext.geometry.window_seconds, ext.ground_seconds) + ext.seconds
+    # A continuation's output is the whole real excerpt before the cut plus the new audio
+    # (as generate writes it); natural cuts are scored on excerpts of the same length.
+    excerpt_s = ext.ground_seconds + ext.seconds
     natural = natural_seam_distribution(
         [w for _, w in audio],
         cfg.natural.cuts_per_file,
@@ -70,8 +78,8 @@ def evaluate(cfg: DictConfig, run_dir: Path) -> tuple[list[dict], str]:
             str(device),
             sr,
         )
-        for e in cfg.extenders
-        for s in cfg.samplers
+        for e in _names(cfg.extenders)
+        for s in _names(cfg.samplers)
     ]
     rows: list[dict] = []
     total = len(setups) * (len(gaps) + len(extensions))
@@ -123,8 +131,31 @@ def evaluate(cfg: DictConfig, run_dir: Path) -> tuple[list[dict], str]:
     return rows, table
 
 
+ENTRYPOINT = cli.Entrypoint(
+    name="evaluate",
+    config_name="evaluate",
+    summary=(
+        "Measure a checkpoint's extenders and samplers on held-out real piano: gap filling "
+        "(LSD, SNR), continuations (seam score, chroma, tonality), cost."
+    ),
+    examples=(
+        "python -m pianodiff.evaluate                                   # the bundled model",
+        'python -m pianodiff.evaluate "extenders=[replacement,repaint]" "samplers=[fast,ddim]"',
+        "python -m pianodiff.evaluate checkpoint=untrained:small       # a control",
+        "python -m pianodiff.evaluate +extender_params.repaint.n_resample=3",
+    ),
+    name_lists={"extenders": "extender", "samplers": "sampler"},
+    name_maps={"extender_params": "extender", "sampler_params": "sampler"},
+)
+
+
+def main() -> None:
+    """The console script: check the command line, then run the Hydra app."""
+    cli.run(ENTRYPOINT, evaluate_app)
+
+
 @hydra.main(config_path="conf", config_name="evaluate", version_base="1.3")
-def main(cfg: DictConfig) -> None:
+def evaluate_app(cfg: DictConfig) -> None:
     tune_allocator()
     run_dir = Path(HydraConfig.get().runtime.output_dir)
     start = time.perf_counter()

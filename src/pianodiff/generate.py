@@ -4,8 +4,10 @@
     python -m pianodiff.generate ground_file=my.wav extender=interpolation seconds=20 output=out.wav
     python -m pianodiff.generate geometry=original seconds=10     # the original script's setup
 
-A thin Hydra entrypoint around :func:`pianodiff.generation.run.run_generation`; bad input
-ends with one line on stderr and exit status 2.
+A thin Hydra entrypoint around :func:`pianodiff.generation.run.run_generation`. The output
+is the prompt (the whole ground file, or a 5 s unconditional base window) followed by
+``seconds`` of new audio. Bad input ends with one line on stderr and exit status 2; an
+unknown key or option is refused before Hydra starts (``pianodiff.cli``).
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from pathlib import Path
 import hydra
 from omegaconf import DictConfig
 
+from pianodiff import cli
 from pianodiff.allocator import tune_allocator
 from pianodiff.audio import AudioError
 from pianodiff.checkpoint import CheckpointError
@@ -29,9 +32,29 @@ USER_ERRORS = (GenerationError, AudioError, CheckpointError, FileExistsError)
 # imported (console script, in-process call), which needs conf/__init__.py to exist.
 CONF_DIR = str(Path(__file__).resolve().parent / "conf")
 
+ENTRYPOINT = cli.Entrypoint(
+    name="generate",
+    config_name="generate",
+    summary=(
+        "Generate piano audio with a trained DiffWave: a prompt (your recording, kept whole, "
+        "or a 5 s base window), then `seconds` of new audio, window by window."
+    ),
+    examples=(
+        "python -m pianodiff.generate extender=repaint seconds=30",
+        "python -m pianodiff.generate ground_file=my.wav seconds=20 output=out.wav",
+        "python -m pianodiff.generate ground_file=my.wav seconds=20 include_prompt=false",
+        "python -m pianodiff.generate -m extender=interpolation,repaint history=true",
+    ),
+)
+
+
+def main() -> None:
+    """The console script: check the command line, then run the Hydra app."""
+    cli.run(ENTRYPOINT, generate_app)
+
 
 @hydra.main(config_path=CONF_DIR, config_name="generate", version_base="1.3")
-def main(cfg: DictConfig) -> GenerationResult | None:
+def generate_app(cfg: DictConfig) -> GenerationResult | None:
     tune_allocator()
     try:
         result = run_generation(cfg)

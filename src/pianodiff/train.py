@@ -24,6 +24,7 @@ from lightning.pytorch.loggers import WandbLogger
 from omegaconf import DictConfig, OmegaConf
 
 import pianodiff.resolvers  # noqa: F401  (registers ${pd.*} before Hydra composes)
+from pianodiff import cli
 from pianodiff.allocator import tune_allocator
 from pianodiff.audio import AudioError
 from pianodiff.callbacks.export import load_training_checkpoint
@@ -122,6 +123,7 @@ def train(cfg: DictConfig) -> dict[str, Any]:
         check_resumable(ckpt_path, model_config)
 
     datamodule = instantiate(cfg.data)
+    datamodule.check_sources()  # no data: one line, before a logger or W&B run exists
     net = instantiate(cfg.model)
     schedule = instantiate(cfg.diffusion)
     # Built as a partial and then called: Hydra would turn a dataclass argument (the
@@ -174,14 +176,56 @@ def train(cfg: DictConfig) -> dict[str, Any]:
     }
 
 
+def check_data(cfg: DictConfig) -> None:
+    """Preflight of the command line: training without its data ends here, in one line,
+    before Hydra makes a run folder (``train`` checks again for in-process callers)."""
+    from omegaconf.errors import MissingMandatoryValue
+
+    try:
+        datamodule = instantiate(cfg.data)
+    except MissingMandatoryValue:
+        raise cli.ConfigError(
+            "data.root is not set: data.root=<folder of audio files> (or `make data` and "
+            "data=piano14)"
+        ) from None
+    except Exception:  # anything else is training's to report, with its own context
+        return
+    try:
+        datamodule.check_sources()
+    except NoUsableAudioError as err:
+        raise cli.ConfigError(str(err)) from None
+
+
+ENTRYPOINT = cli.Entrypoint(
+    name="train",
+    config_name="train",
+    summary=(
+        "Train a DiffWave diffusion model on piano audio (Lightning); the EMA weights are "
+        "exported for generate at the end of the fit."
+    ),
+    examples=(
+        "python -m pianodiff.train experiment=piano14              # GPU recipe",
+        "python -m pianodiff.train experiment=piano14_cpu          # the bundled model's recipe",
+        "python -m pianodiff.train experiment=smoke                # seconds: checks the plumbing",
+        "python -m pianodiff.train experiment=piano14 data.root=/my/recordings ckpt_path=last",
+    ),
+    preflight=check_data,
+    preflight_status=1,
+)
+
+
+def main() -> None:
+    """The console script: check the command line, then run the Hydra app."""
+    cli.run(ENTRYPOINT, train_app)
+
+
 @hydra.main(config_path="conf", config_name="train", version_base="1.3")
-def main(cfg: DictConfig) -> float | None:
+def train_app(cfg: DictConfig) -> float | None:
     """Entrypoint; user errors end in one line and exit status 1, nothing else lost."""
     tune_allocator()
     try:
         result = train(cfg)
     except USER_ERRORS as err:
-        log.error("%s", err)
         print(f"error: {err}", file=sys.stderr)
         sys.exit(1)
     return result["metrics"].get("val/loss")  # for Hydra sweepers

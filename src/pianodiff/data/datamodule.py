@@ -100,6 +100,28 @@ class AudioDataModule(L.LightningDataModule):
 
     # -- loading ---------------------------------------------------------------------------
 
+    def check_sources(self) -> None:
+        """Fail in one line, before a run creates anything, when a data folder is not set,
+        does not exist or holds no audio file (the same checks ``setup`` would hit later)."""
+        fix = (
+            "run `make data` (renders the piano14 set into data/piano14) or set "
+            "data.root=<folder of audio files>"
+        )
+        if self.root is None:
+            raise NoUsableAudioError(f"no data folder given; {fix}")
+        for option, folder in (("data.root", self.root), ("data.val_root", self.val_root)):
+            if folder is None:
+                continue
+            path = Path(folder)
+            if not path.is_dir():
+                raise NoUsableAudioError(
+                    f"no audio to train on: {option}={path} does not exist; {fix}"
+                )
+            if not find_audio_files(path, self.extensions):
+                raise NoUsableAudioError(
+                    f"no audio files ({', '.join(self.extensions)}) in {option}={path}; {fix}"
+                )
+
     def setup(self, stage: str | None = None) -> None:
         if self.train_clips:
             return  # loaded once per process; fit and validate share it
@@ -213,6 +235,9 @@ class SyntheticDataModule(AudioDataModule):
         self.num_clips = num_clips
         self.num_val_clips = num_val_clips
         self.clip_seconds = clip_seconds
+
+    def check_sources(self) -> None:
+        """Synthetic chords need no folder."""
 
     def load_split(self) -> tuple[list[Clip], list[Clip]]:
         clips = [self._chord(i) for i in range(self.num_clips + self.num_val_clips)]

@@ -1,15 +1,20 @@
-"""The windowed generation loop: a base window, then extension windows that continue it.
+"""The windowed generation loop: a prompt, then extension windows that continue it.
+
+The prompt is a recording the caller gives (used whole) or, without one, an unconditional
+base window. ``seconds`` always counts the *new* audio after the prompt, and the result is
+the prompt followed by it (``include_prompt=False``: the new audio alone). The prompt's
+samples are kept exactly up to the first crossfade.
 
 Each extension window is an inpainting problem: its head is the tail of the audio so far
 (known), the rest is sampled by the chosen Inpainter over the chosen SamplingPlan. With
 ``candidates = N`` every window is sampled N times in one batch and the candidate whose
-join has the lowest seam score is kept. The loop holds no I/O; plugins hear about every
-window and every sampler step.
+join has the lowest seam score is kept; the cost meter counts all N. The loop holds no
+I/O; plugins hear about every window and every sampler step.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import torch
 
@@ -32,11 +37,15 @@ class LongAudio:
     """The result of a windowed run.
 
     Attributes:
-        audio: (T,) float32, base + new audio.
-        base_samples: length of the base window (or the ground file's tail).
-        seams: sample positions where each extension window's new audio begins.
+        audio: (T,) float32: the prompt followed by the new audio, or the new audio alone.
+        base_samples: samples of ``audio`` before the new audio (the prompt's length; 0
+            when the prompt was left out).
+        seams: sample positions in ``audio`` where each extension window's new audio
+            begins.
         seam_scores: the kept candidate's seam score at each seam (local excerpt).
         cost: the run's cost meter (NFE, network-audio-seconds).
+        prompt_samples: length of the prompt (the recording, or the base window), whether
+            or not ``audio`` holds it.
     """
 
     audio: torch.Tensor
@@ -44,6 +53,14 @@ class LongAudio:
     seams: list[int] = field(default_factory=list)
     seam_scores: list[float] = field(default_factory=list)
     cost: CostMeter = field(default_factory=CostMeter)
+    prompt_samples: int = 0
+
+    def without_prompt(self) -> LongAudio:
+        """The same run with only the new audio; seams shifted to match."""
+        cut = self.base_samples
+        return replace(
+            self, audio=self.audio[cut:], base_samples=0, seams=[s - cut for s in self.seams]
+        )
 
 
 class WindowedGenerator:
@@ -89,15 +106,26 @@ class WindowedGenerator:
         return next(self.denoiser.net.parameters()).device
 
     def count_windows(self, seconds: float, ground: torch.Tensor | None) -> list[WindowSpan]:
-        existing = self.window if ground is None else min(len(ground), self.window)
+        existing = self.window if ground is None else len(ground)
         return layout(existing, round(seconds * self.sample_rate), self.window, self.context)
 
-    def generate(self, seconds: float, ground: torch.Tensor | None = None) -> LongAudio:
-        """Base window (unconditional, or the last window of ``ground`` (T,)) + ``seconds``."""
+    def generate(
+        self, seconds: float, ground: torch.Tensor | None = None, include_prompt: bool = True
+    ) -> LongAudio:
+        """The prompt followed by ``seconds`` of new audio.
+
+        Args:
+            seconds: new audio to add after the prompt.
+            ground: (T,) a recording to continue, used whole; None samples an unconditional
+                base window (``geometry.window_seconds`` long) as the prompt.
+            include_prompt: False returns the new audio alone (``seconds`` long).
+        """
         spans = self.count_windows(seconds, ground)
         num_windows = len(spans) + (1 if ground is None else 0)
         moves = len(self.inpainter.walk(self.plan)) - 1
         base_moves = len(self.base_inpainter.walk(self.plan)) - 1 if ground is None else 0
+        walk_nfe = self.inpainter.nfe(self.plan)
+        base_nfe = self.base_inpainter.nfe(self.plan) if ground is None else 0
         self.plugin.on_start(
             {
                 "plan": self.plan.name,
@@ -105,20 +133,22 @@ class WindowedGenerator:
                 "num_windows": num_windows,
                 "moves_per_window": moves,
                 "total_moves": base_moves + moves * len(spans),
-                "nfe_per_window": self.inpainter.nfe(self.plan),
+                "nfe_per_window": walk_nfe,
                 "candidates": self.candidates,
+                # every network evaluation of the run, each candidate counted
+                "total_nfe": base_nfe + walk_nfe * self.candidates * len(spans),
             }
         )
         cost = CostMeter()
         if ground is None:
             base = self._base_window(num_windows, cost)
         else:
-            base = ground[-self.window :].to(self.device, torch.float32)
-        out = LongAudio(audio=base, base_samples=len(base), cost=cost)
+            base = ground.to(self.device, torch.float32)
+        out = LongAudio(audio=base, base_samples=len(base), cost=cost, prompt_samples=len(base))
         offset = num_windows - len(spans)
         for span in spans:
             self._extend(out, span, span.index + offset, num_windows)
-        return out
+        return out if include_prompt else out.without_prompt()
 
     def _sample(
         self, known, mask, index: int, num_windows: int, inpainter: Inpainter
@@ -137,19 +167,20 @@ class WindowedGenerator:
         return x, nfe
 
     def _record(
-        self, cost: CostMeter, nfe: int, length: int, new: int, inpainter: Inpainter
+        self, cost: CostMeter, nfe: int, length: int, new: int, inpainter: Inpainter, batch: int
     ) -> None:
+        """Add one window's cost: ``nfe`` batched calls over ``batch`` candidates."""
         per_step = inpainter.forwards_per_step + 2 * inpainter.backwards_per_step
         fwd = nfe / inpainter.forwards_per_step * per_step
         sr = self.sample_rate
-        cost.add(nfe, fwd, length / sr, new / sr)
+        cost.add(nfe, fwd, length / sr, new / sr, batch=batch)
 
     def _base_window(self, num_windows: int, cost: CostMeter) -> torch.Tensor:
         event = WindowEvent("start", 0, num_windows, "base", 0, 0, self.window)
         self.plugin.on_window(event)
         zeros = torch.zeros(1, self.window, device=self.device)
         x, nfe = self._sample(zeros, zeros, 0, num_windows, self.base_inpainter)
-        self._record(cost, nfe, self.window, self.window, self.base_inpainter)
+        self._record(cost, nfe, self.window, self.window, self.base_inpainter, batch=1)
         base = x[0]
         end = WindowEvent("end", 0, num_windows, "base", 0, 0, self.window, nfe=nfe, audio=base)
         self.plugin.on_window(end)
@@ -163,7 +194,7 @@ class WindowedGenerator:
         tail = out.audio[seam - span.context :]
         known, mask = context_batch(tail, span.new, self.candidates)
         x, nfe = self._sample(known, mask, index, num_windows, self.inpainter)
-        self._record(out.cost, nfe, span.length, span.new, self.inpainter)
+        self._record(out.cost, nfe, span.length, span.new, self.inpainter, x.shape[0])
         scores, best = self._rank(out.audio, x, span)
         out.audio = join(out.audio, x[best], span.context, self.crossfade)
         out.seams.append(seam)

@@ -1,4 +1,9 @@
-"""A rich progress bar for generation: window, step, NFE and ETA (a plugin)."""
+"""A rich progress bar for generation: window, network evaluations and ETA (a plugin).
+
+One unit throughout: the bar counts network evaluations (NFE), each candidate counted, so
+"36/90 NFE" means 36 of the run's 90 evaluations are done and ends on the sidecar's ``nfe``.
+RePaint's moves back up the chain cost no evaluation and do not advance it.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +12,6 @@ from typing import Any
 from rich.console import Console
 from rich.progress import (
     BarColumn,
-    MofNCompleteColumn,
     Progress,
     TextColumn,
     TimeElapsedColumn,
@@ -18,14 +22,13 @@ from pianodiff.generation.plugins import GenerationPlugin, WindowEvent
 
 
 class ProgressBar(GenerationPlugin):
-    """One bar over every sampler move of the run; shows the current window and NFE."""
+    """One bar over every network evaluation of the run; shows the current window."""
 
     def __init__(self) -> None:
         self.progress = Progress(
             TextColumn("[bold]{task.description}"),
             BarColumn(),
-            MofNCompleteColumn(),
-            TextColumn("NFE {task.fields[nfe]}"),
+            TextColumn("{task.completed:.0f}/{task.total:.0f} NFE"),
             TimeElapsedColumn(),
             TextColumn("ETA"),
             TimeRemainingColumn(),
@@ -33,11 +36,14 @@ class ProgressBar(GenerationPlugin):
             transient=False,
         )
         self.task = None
+        self._calls = 0  # batched network calls seen so far (the payload's running "nfe")
 
     def on_start(self, info: dict[str, Any]) -> None:
-        total = info.get("total_moves") or info["num_windows"] * info["moves_per_window"]
+        self._calls = 0
         self.progress.start()
-        self.task = self.progress.add_task(f"window 1/{info['num_windows']}", total=total, nfe=0)
+        self.task = self.progress.add_task(
+            f"window 1/{info['num_windows']}", total=info["total_nfe"]
+        )
 
     def on_window(self, event: WindowEvent) -> None:
         if self.task is not None and event.phase == "start":
@@ -45,8 +51,13 @@ class ProgressBar(GenerationPlugin):
             self.progress.update(self.task, description=desc)
 
     def on_step(self, payload: dict[str, Any]) -> None:
-        if self.task is not None:  # payload["nfe"] counts the whole run's evaluations
-            self.progress.update(self.task, advance=1, nfe=payload["nfe"])
+        if self.task is None:
+            return
+        # payload["nfe"] counts batched calls since the run began; each call evaluates the
+        # network once per candidate in the batch.
+        calls, self._calls = payload["nfe"] - self._calls, payload["nfe"]
+        if calls:
+            self.progress.update(self.task, advance=calls * payload["x_t"].shape[0])
 
     def close(self) -> None:
         if self.task is not None:

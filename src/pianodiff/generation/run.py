@@ -1,5 +1,8 @@
 """run_generation(cfg): a composed ``conf/generate.yaml`` in, a WAV + JSON sidecar out.
 
+The WAV is the prompt (the whole ground file, or the unconditional base window) followed by
+``seconds`` of new audio; ``include_prompt=false`` writes the new audio alone.
+
 Every check that can fail on the user's input (seconds, checkpoint, ground file, output
 path) runs before any sampling, so a bad request costs nothing and leaves nothing behind.
 """
@@ -63,6 +66,13 @@ def check_seconds(seconds: Any) -> float:
     return value
 
 
+def check_flag(name: str, value: Any) -> bool:
+    """A true/false option; anything else is one clear error (never truthiness)."""
+    if isinstance(value, bool):
+        return value
+    raise GenerationError(f"{name} must be true or false, got {value!r}")
+
+
 def run_generation(
     cfg: DictConfig, plugins: list[GenerationPlugin] | None = None
 ) -> GenerationResult:
@@ -71,6 +81,7 @@ def run_generation(
     candidates = int(cfg.candidates)
     if candidates < 1:
         raise GenerationError(f"candidates must be >= 1, got {candidates}")
+    include_prompt = check_flag("include_prompt", cfg.get("include_prompt", True))
     geometry = Geometry(**OmegaConf.to_container(cfg.geometry, resolve=True))
     inpainter = instantiate(cfg.extender)
     checkpoint = resolve_checkpoint(cfg.checkpoint)
@@ -98,7 +109,7 @@ def run_generation(
     try:
         start = time.perf_counter()
         with torch.no_grad():  # not inference_mode: guidance needs autograd locally
-            long = engine.generate(seconds, ground)
+            long = engine.generate(seconds, ground, include_prompt=include_prompt)
         wall = time.perf_counter() - start
         audio = long.audio.float().cpu()
         if not bool(torch.isfinite(audio).all()):
@@ -119,14 +130,23 @@ def run_generation(
 def _sidecar(cfg, checkpoint, inpainter, plan, geometry, seed, long, wall, output) -> dict:
     sr = SAMPLE_RATE
     cost = long.cost.summary()
-    nfe_window = inpainter.nfe(plan)
+    candidates = int(cfg.candidates)
+    nfe_walk = inpainter.nfe(plan)
+    nfe_window = nfe_walk * candidates
     duration = len(long.audio) / sr
+    configured = OmegaConf.to_container(cfg.extender, resolve=True)
     return {
         "output": str(output),
         "pianodiff_version": __version__,
         "checkpoint": str(checkpoint),
         "extender": inpainter.name,
-        "extender_params": OmegaConf.to_container(cfg.extender, resolve=True),
+        # what the walk ran with (e.g. RePaint's jump length clamped on a short plan) ...
+        "extender_params": {
+            **{k: v for k, v in configured.items() if not k.startswith("_")},
+            **inpainter.effective_params(plan),
+        },
+        # ... and what was asked for
+        "extender_config": configured,
         "keeps_known_exactly": inpainter.keeps_known_exactly,
         "sampler": plan.name,
         "sampler_params": OmegaConf.to_container(cfg.sampler, resolve=True),
@@ -134,13 +154,17 @@ def _sidecar(cfg, checkpoint, inpainter, plan, geometry, seed, long, wall, outpu
         "seed": seed,
         "seconds": float(cfg.seconds),
         "ground_file": str(cfg.ground_file) if cfg.ground_file else None,
-        "candidates": int(cfg.candidates),
+        "prompt_seconds": long.prompt_samples / sr,
+        "include_prompt": bool(cfg.get("include_prompt", True)),
+        "candidates": candidates,
         "bf16": bool(cfg.bf16),
         "geometry": OmegaConf.to_container(cfg.geometry, resolve=True),
         "sample_rate": sr,
         "base_seconds": long.base_samples / sr,
         "duration_seconds": duration,
+        # cost: every network evaluation made, each of the candidates counted
         "nfe": cost["nfe"],
+        "nfe_per_walk": nfe_walk,
         "nfe_per_window": nfe_window,
         "forward_equivalents": cost["forward_equivalents"],
         "network_audio_seconds": cost["network_audio_seconds"],

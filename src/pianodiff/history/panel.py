@@ -1,8 +1,10 @@
 """Side-by-side panels: several generated pieces (or extenders) in one static PNG.
 
-Each column is one run: on top a frame from the middle of its history animation (the GIF
-beside its output), below the mel spectrogram of its output with the seams marked, and a
-title with the figures that compare them (NFE, wall time, seam score).
+Each column is one run: on top a frame of its history animation (the GIF beside its
+output) — the middle of its first extension window's walk when the row says which frames
+those are, since the base window is the same for every extender — with the known region
+shaded green, below the mel spectrogram of its output with the seams marked, and a title
+with the figures that compare them (NFE, wall time, seam score).
 """
 
 from __future__ import annotations
@@ -21,10 +23,11 @@ from pianodiff.audio import read_audio  # noqa: E402
 from pianodiff.history.figures import draw_mel, save_figure  # noqa: E402
 
 
-def gif_frame(path: str | Path, fraction: float = 0.5) -> np.ndarray:
-    """The RGB frame (H, W, 3) at ``fraction`` of a GIF's length."""
+def gif_frame(path: str | Path, fraction: float = 0.5, index: int | None = None) -> np.ndarray:
+    """The RGB frame (H, W, 3) number ``index`` of a GIF, or at ``fraction`` of its length."""
     with Image.open(path) as im:
-        im.seek(min(im.n_frames - 1, int(fraction * (im.n_frames - 1))))
+        last = im.n_frames - 1
+        im.seek(min(last, int(fraction * last)) if index is None else min(last, max(0, index)))
         return np.asarray(im.convert("RGB"))
 
 
@@ -32,7 +35,8 @@ def comparison_panel(rows: list[dict[str, Any]], path: str | Path) -> Path:
     """Write a PNG with one column per row dict.
 
     Each row needs "output", "extender", "sampler", "nfe", "wall_seconds", "seam_score",
-    "seams_seconds", "sample_rate" and optionally "history_gif".
+    "seams_seconds", "sample_rate" and optionally "history_gif", "history_frame" (the frame
+    to show; default the middle) and "history_frame_label" (its caption).
     """
     has_gif = any(r.get("history_gif") for r in rows)
     n_rows = 2 if has_gif else 1
@@ -49,8 +53,9 @@ def comparison_panel(rows: list[dict[str, Any]], path: str | Path) -> Path:
             ax = axes[0, col]
             ax.axis("off")
             if r.get("history_gif"):
-                ax.imshow(gif_frame(r["history_gif"]))
-                ax.set_title(title + "\nhistory, mid-walk", fontsize=9)
+                ax.imshow(gif_frame(r["history_gif"], index=r.get("history_frame")))
+                caption = r.get("history_frame_label") or "mid-walk"
+                ax.set_title(f"{title}\nhistory: {caption} (known region green)", fontsize=9)
             else:
                 ax.set_title(title + "\n(no history)", fontsize=9)
         audio = read_audio(r["output"], int(r.get("sample_rate", 22050)))

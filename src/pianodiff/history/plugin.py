@@ -5,7 +5,10 @@ hook list (``generation/plugins.py`` imports ``pianodiff.history`` when it build
 plugins). It feeds the sampler payloads to a :class:`HistoryRecorder`, marks each window,
 keeps the candidate the generator chose, and after the WAV is written renders
 ``<output>.history.gif`` (+ ``.mp4`` with ffmpeg) beside it. The written paths are added to
-``result.meta["history_files"]`` (in memory, for the W&B plugin that runs after this one).
+``result.meta["history_files"]`` (in memory, for the W&B plugin that runs after this one),
+and ``result.meta["history_windows"]`` says which animation frames show which window, so a
+comparison can pick a frame of an extension window (where extenders differ) rather than
+one of the base window (the same plain walk for every extender).
 """
 
 from __future__ import annotations
@@ -36,6 +39,7 @@ class HistoryPlugin(GenerationPlugin):
         self.title = ""
         self.files: list = []
         self.moves_per_window: int | None = None
+        self.kinds: dict[int, str] = {}  # window number -> "base" | "extend"
 
     def on_start(self, info: dict[str, Any]) -> None:
         self.title = f"{info.get('extender', '')} · {info.get('plan', '')}"
@@ -50,6 +54,7 @@ class HistoryPlugin(GenerationPlugin):
         if event.phase == "start":
             seams = [event.context] if event.kind == "extend" and event.context > 0 else []
             label = f"{event.kind} window {event.index + 1}/{event.num_windows}"
+            self.kinds[event.index] = event.kind
             self.recorder.start_window(
                 event.index, event.start, seams, label, num_moves=self.moves_per_window
             )
@@ -69,7 +74,23 @@ class HistoryPlugin(GenerationPlugin):
             self.recorder, result.output, title=self.title, fps=self.fps, mp4=self.mp4
         )
         result.meta["history_files"] = [str(p) for p in self.files]
+        result.meta["history_windows"] = self.frame_ranges()
         log.info("history: wrote %s", ", ".join(str(p) for p in self.files))
+
+    def frame_ranges(self) -> list[dict[str, Any]]:
+        """Per window shown in the animation: its number, kind, label and the first and last
+        animation frame (0-based, inclusive) that show it."""
+        spans: dict[int, list[int]] = {}
+        for i, frame in enumerate(self.recorder.frames):
+            spans.setdefault(frame.window, [i, i])[1] = i
+        out = []
+        for w, (first, last) in sorted(spans.items()):
+            info = self.recorder.windows[w]
+            kind = self.kinds.get(info.index, "extend" if info.seams else "base")
+            out.append(
+                {"window": info.index, "kind": kind, "label": info.label, "frames": [first, last]}
+            )
+        return out
 
 
 @register_plugin

@@ -8,6 +8,7 @@ An inpainter owns exactly the inpainting decisions of a reverse process; the sam
     predict(denoiser, x_t, level, ctx) -> (ε̂, x̂0)   the model's estimate (guidance overrides)
     finish(x0, ctx)               after the last step
     describe(level, ctx)          the strategy's own per-step parameters (e.g. λ) for logs
+    effective_params(plan)        the parameters the walk on ``plan`` really uses (sidecars)
 
 Contract (tested for every registered inpainter): output shape equals the mask's; the same
 generator seed gives the same output; ``nfe(plan)`` equals the network evaluations actually
@@ -19,7 +20,7 @@ from __future__ import annotations
 
 from abc import ABC
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import torch
 
@@ -142,6 +143,11 @@ class Inpainter(ABC):  # noqa: B024 - every hook has a sensible default
         return x0
 
     def describe(self, level: int, ctx: InpaintContext) -> dict[str, float]:
+        return {}
+
+    def effective_params(self, plan: SamplingPlan) -> dict[str, Any]:
+        """The parameters the walk over ``plan`` actually runs with, where they differ from
+        (or are derived from) the configured ones: what a sidecar must record."""
         return {}
 
     @property

@@ -21,6 +21,7 @@ Whatever the schedule, λ is clamped to [0, 1] and the last step gets λ = 1.
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import torch
 
@@ -98,3 +99,7 @@ class Interpolation(Inpainter):
         if level < 1:
             return {}
         return {"lambda": self.lambda_at(level, ctx.plan)}
+
+    def effective_params(self, plan: SamplingPlan) -> dict[str, Any]:
+        """The λ of each denoising step on ``plan`` (the schedule rescaled to its length)."""
+        return {"lambdas": [round(float(v), 6) for v in self.lambdas(plan)]}

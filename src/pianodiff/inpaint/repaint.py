@@ -13,6 +13,8 @@ first jump point must lie below S − j), so the jump length is clamped to
 
 from __future__ import annotations
 
+from typing import Any
+
 from pianodiff.diffusion.plan import SamplingPlan
 from pianodiff.inpaint.replacement import Replacement
 
@@ -70,3 +72,12 @@ class RePaint(Replacement):
 
     def nfe(self, plan: SamplingPlan) -> int:
         return repaint_nfe(plan.num_levels, self.effective_jump(plan), self.n_resample)
+
+    def effective_params(self, plan: SamplingPlan) -> dict[str, Any]:
+        walk = self.walk(plan)
+        return {
+            "jump_length": self.effective_jump(plan),
+            "n_resample": self.n_resample,
+            "walk_moves": len(walk) - 1,
+            "up_moves": sum(1 for a, b in zip(walk, walk[1:]) if b > a),
+        }

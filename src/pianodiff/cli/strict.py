@@ -1,0 +1,350 @@
+"""Strict overrides: every ``key=value`` and ``group=option`` must name something real.
+
+Hydra accepts ``+anything=value`` silently and reports a misspelt group choice in a dozen
+lines. Here each override of a command line is checked against the entrypoint's own
+config, composed with the command line's group choices (so an experiment's or a chosen
+extender's keys count), before Hydra runs:
+
+* ``group=option`` (also swept ``a,b`` and ``glob(...)``): the group must be one of this
+  entrypoint's and the option a file of ``conf/<group>/``;
+* ``key=value``, ``+key=value``, ``++key=value``, ``~key``: the key must exist, or lie
+  directly under a node with a ``_target_`` whose callable takes it as an argument (so
+  ``+trainer.max_time=00:01:00:00`` is fine: ``lightning.Trainer`` takes ``max_time``);
+  ``+`` on a key that exists and a plain override of a key that does not yet exist are
+  refused with the spelling that works;
+* options that hold group option names (evaluate's ``extenders=[...]``) and options keyed
+  by them (``+extender_params.repaint.n_resample=3``) are checked like group choices;
+* ``hydra.*`` and ``hydra/...`` overrides are Hydra's own and left to it.
+
+Every refusal is a :class:`~pianodiff.cli.ConfigError` of one line naming the nearest
+valid keys or the available choices.
+"""
+
+from __future__ import annotations
+
+import difflib
+import inspect
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from hydra.core.override_parser.overrides_parser import OverridesParser
+from hydra.core.override_parser.types import Override, ValueType
+from hydra.errors import HydraException
+from omegaconf import DictConfig, ListConfig, OmegaConf
+
+from pianodiff.cli import ConfigError, Entrypoint, PreflightError
+from pianodiff.generation.configs import CONF_DIR, group_choices
+
+# Hydra flags after which the config is not ours to check (another config, Hydra's help).
+UNCHECKED_FLAGS = (
+    "config_path", "config_name", "config_dir", "hydra_help", "info", "shell_completion",
+    "experimental_rerun",
+)  # fmt: skip
+MAX_LISTED = 12  # keys listed when none is close to the misspelt one
+ENTRYPOINT_CONFIGS = ("train", "generate", "evaluate")  # python -m pianodiff.<name>
+
+
+def check_command_line(entry: Entrypoint, argv: list[str]) -> None:
+    """Check ``argv`` (without the program name) as :mod:`pianodiff.cli.strict` describes,
+    then run the entrypoint's preflight on the composed config."""
+    from hydra._internal.utils import get_args_parser
+
+    try:
+        args = get_args_parser().parse_args(argv)
+    except SystemExit:  # a flag Hydra does not know: let Hydra itself say so
+        return
+    if any(getattr(args, flag, None) for flag in UNCHECKED_FLAGS):
+        return
+    overrides = check_overrides(entry, list(args.overrides))
+    if entry.preflight is not None and not any(o.is_sweep_override() for o in overrides):
+        cfg = compose(entry.config_name, [o.input_line for o in overrides])
+        try:
+            entry.preflight(cfg)
+        except ConfigError as err:
+            raise PreflightError(str(err)) from None
+
+
+def check_overrides(entry: Entrypoint, lines: list[str]) -> list[Override]:
+    """Refuse the first override that names nothing of ``entry``; returns the parsed
+    overrides that are not Hydra's own."""
+    overrides = [o for o in parse(lines) if not _is_hydra_own(o)]
+    groups = own_groups(entry.config_name)
+    choices = [o for o in overrides if o.key_or_group in groups]
+    for o in choices:
+        _check_choice(o)
+    variants = _variants(choices)
+    references = [compose(entry.config_name, lines) for lines in variants]
+    for o in overrides:
+        if o in choices:
+            continue
+        if o.package is not None:
+            raise ConfigError(f"'{o.input_line}': package overrides (@) are not supported here")
+        # Every job of a sweep composes each override, so it must fit every swept option.
+        for lines, ref in zip(variants, references):
+            problem = _check_key(entry, ref, o)
+            if problem:
+                raise ConfigError(
+                    problem + (f" (with {' '.join(lines)})" if len(variants) > 1 else "")
+                )
+        _check_names(entry, o)
+    return overrides
+
+
+def parse(lines: list[str]) -> list[Override]:
+    """Hydra's own parse of override strings; a syntax error is one line."""
+    try:
+        return OverridesParser.create().parse_overrides(lines)
+    except HydraException as err:
+        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise ConfigError(f"cannot parse the override(s) {' '.join(lines)}: {first}") from None
+
+
+@cache
+def own_groups(config_name: str) -> tuple[str, ...]:
+    """The config groups in the defaults list of ``conf/<config_name>.yaml``."""
+    raw = OmegaConf.load(CONF_DIR / f"{config_name}.yaml")
+    groups = []
+    for item in raw.get("defaults") or []:
+        if isinstance(item, DictConfig | dict):
+            for key in item:
+                groups.append(str(key).replace("override ", "").strip("/ "))
+    return tuple(groups)
+
+
+def all_groups() -> list[str]:
+    """Every config group folder under ``pianodiff/conf``."""
+    return sorted(p.name for p in Path(CONF_DIR).iterdir() if p.is_dir() and any(p.glob("*.yaml")))
+
+
+def compose(config_name: str, overrides: list[str]) -> DictConfig:
+    """``conf/<config_name>.yaml`` composed with ``overrides`` (Hydra's compose API), leaving
+    any Hydra state of the caller as it was."""
+    from hydra import compose as hydra_compose
+    from hydra import initialize_config_dir
+    from hydra.core.global_hydra import GlobalHydra
+    from hydra.initialize import get_gh_backup, restore_gh_from_backup
+
+    saved = get_gh_backup() if GlobalHydra.instance().is_initialized() else None
+    GlobalHydra.instance().clear()
+    try:
+        with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
+            return hydra_compose(config_name, overrides=list(overrides))
+    except HydraException as err:
+        first = str(err).strip().splitlines()[0]
+        raise ConfigError(f"{first} (python -m pianodiff.{config_name} --help)") from None
+    finally:
+        if saved is not None:
+            restore_gh_from_backup(saved)
+
+
+# -- group choices --------------------------------------------------------------------------
+
+
+def _is_hydra_own(o: Override) -> bool:
+    key = o.key_or_group
+    return key == "hydra" or key.startswith(("hydra.", "hydra/"))
+
+
+def _values(o: Override, choices: list[str]) -> list[Any]:
+    """The option names an override selects (each of a sweep)."""
+    if o.value_type == ValueType.GLOB_CHOICE_SWEEP:
+        return list(o.value().filter(choices))
+    if o.is_sweep_override():
+        return list(o.sweep_string_iterator())
+    return [o.value()]
+
+
+def _unknown_choice(group: str, value: Any, choices: list[str], where: str = "") -> ConfigError:
+    close = difflib.get_close_matches(str(value), choices, n=1, cutoff=0.6)
+    hint = f" (did you mean {close[0]}?)" if close else ""
+    return ConfigError(
+        f"unknown {group} {str(value)!r}{where}{hint}; choose one of: {', '.join(choices)}"
+    )
+
+
+def _check_choice(o: Override) -> None:
+    if o.is_delete():
+        return
+    group = o.key_or_group
+    choices = group_choices(group)
+    values = _values(o, choices)
+    if not values:
+        raise ConfigError(f"{o.input_line} selects no {group}; choose from: {', '.join(choices)}")
+    for value in values:
+        if value is None:  # group=null drops an optional group (experiment=null)
+            continue
+        if not isinstance(value, str) or value not in choices:
+            raise _unknown_choice(group, value, choices)
+
+
+def _variants(choices: list[Override]) -> list[list[str]]:
+    """Group-choice override lines for each reference composition: one per position of the
+    longest sweep (so every swept option's keys are known), at least one."""
+    picks = []
+    for o in choices:
+        if o.is_delete():
+            picks.append([o.input_line])
+            continue
+        key = ("+" if o.is_add() else "++" if o.is_force_add() else "") + o.key_or_group
+        values = _values(o, group_choices(o.key_or_group))
+        picks.append([f"{key}={'null' if v is None else v}" for v in values] or [])
+    n = max([1, *(len(p) for p in picks)])
+    return [[p[min(i, len(p) - 1)] for p in picks] for i in range(n)]
+
+
+def _check_names(entry: Entrypoint, o: Override) -> None:
+    """``extenders=[repaint, ...]``: each name must be an option of its group."""
+    group = entry.name_lists.get(o.key_or_group)
+    if group is None or o.is_delete():
+        return
+    choices = group_choices(group)
+    values = o.sweep_iterator() if o.is_sweep_override() else [o.value()]
+    for value in values:
+        names = [value] if isinstance(value, str) else list(value or [])
+        for name in names:
+            if name not in choices:
+                raise _unknown_choice(group, name, choices, f" in {o.key_or_group}")
+
+
+# -- keys ----------------------------------------------------------------------------------
+
+
+def _mode(o: Override) -> str:
+    if o.is_add():
+        return "add"
+    if o.is_force_add():
+        return "force"
+    return "delete" if o.is_delete() else "change"
+
+
+def _keys(node: DictConfig) -> list[str]:
+    """A node's keys, missing values (???) included, Hydra's ``_x_`` keys left out."""
+    return [str(k) for k in node if not _is_special(str(k))]
+
+
+def _has(node: DictConfig, key: str) -> bool:
+    """``key in node`` that also counts keys whose value is missing (???)."""
+    return key in {str(k) for k in node}
+
+
+def _is_special(key: str) -> bool:
+    return key.startswith("_") and key.endswith("_")
+
+
+def _check_key(entry: Entrypoint, cfg: DictConfig, o: Override) -> str | None:
+    """None when ``o`` names a key of ``cfg`` that it may set; else the one-line problem."""
+    key, mode = o.key_or_group, _mode(o)
+    parts = key.split(".")
+    node: Any = cfg
+    for i, part in enumerate(parts):
+        where = ".".join(parts[:i])
+        if isinstance(node, ListConfig):
+            if part.lstrip("-").isdigit() and -len(node) <= int(part) < len(node):
+                node = node._get_node(int(part))
+                continue
+            return f"{where} is a list of {len(node)}; '{part}' is not an index of it"
+        if not isinstance(node, DictConfig):
+            return f"{where} is a single value, it has no key '{part}'; set it as {where}=..."
+        if _has(node, part):
+            if i == len(parts) - 1:
+                if mode == "add":
+                    return f"{key} is already in the config; drop the '+': {o.input_line[1:]}"
+                return None
+            node = node._get_node(part)
+            continue
+        if i == 1 and parts[0] in entry.name_maps:
+            return _check_name_map(entry, parts, mode, o)
+        target = node._get_node("_target_") if _has(node, "_target_") else None
+        target = target._value() if target is not None else None
+        if isinstance(target, str) and _accepts(target, part):
+            if mode == "change":
+                return f"{key} is not in the config yet; add it with +{o.input_line}"
+            if mode == "delete":
+                return f"{key} is not in the config; there is nothing to delete"
+            return None
+        return _unknown_key(entry, key, parts[:i], part, node, target)
+    return None
+
+
+def _check_name_map(entry: Entrypoint, parts: list[str], mode: str, o: Override) -> str | None:
+    """``extender_params.<extender>.<setting>``: a real option and one of its settings."""
+    option, name = parts[0], parts[1]
+    group = entry.name_maps[option]
+    choices = group_choices(group)
+    if name not in choices:
+        return str(_unknown_choice(group, name, choices, f" in {option}"))
+    if mode in ("change", "delete"):
+        return f"{o.key_or_group} is not in the config yet; add it with +{o.input_line}"
+    if len(parts) > 2:
+        settings = OmegaConf.load(CONF_DIR / group / f"{name}.yaml")
+        target = settings.get("_target_")
+        if parts[2] not in settings and not (
+            isinstance(target, str) and _accepts(target, parts[2])
+        ):
+            valid = [k for k in _keys(settings)] + _parameters(target)
+            return _unknown_key(entry, o.key_or_group, parts[:2], parts[2], None, None, valid)
+    return None
+
+
+def _unknown_key(
+    entry: Entrypoint,
+    key: str,
+    path: list[str],
+    part: str,
+    node: DictConfig | None,
+    target: str | None,
+    valid: list[str] | None = None,
+) -> str:
+    """One line: the unknown key, where it belongs if elsewhere, the nearest valid keys."""
+    if valid is None:
+        valid = _keys(node) if node is not None else []
+        valid += [p for p in _parameters(target) if p not in valid]
+    full = [".".join([*path, k]) for k in sorted(set(valid))]
+    close = difflib.get_close_matches(".".join([*path, part]), full, n=3, cutoff=0.6)
+    if close:
+        hint = f"nearest valid keys: {', '.join(close)}"
+    elif full:
+        more = ", ..." if len(full) > MAX_LISTED else ""
+        hint = f"valid keys here: {', '.join(full[:MAX_LISTED])}{more}"
+    else:
+        hint = f"{'.'.join(path)} takes no further keys"
+    elsewhere = ""
+    if not path:
+        owners = [e for e in ENTRYPOINT_CONFIGS if e != entry.name and part in own_groups(e)]
+        if owners:
+            elsewhere = f" ({part}= is an option of python -m pianodiff.{owners[0]})"
+    return f"unknown key '{key}' for {entry.name}{elsewhere}; {hint} (--help lists them)"
+
+
+# -- what a _target_ accepts ------------------------------------------------------------------
+
+
+@cache
+def _signature_of(target: str) -> tuple[tuple[str, ...], bool]:
+    """(named parameters, takes any keyword) of the callable ``target`` names.
+
+    A callable with ``**kwargs`` (e.g. a logger forwarding to a library) takes anything, as
+    does a target that cannot be imported or inspected: its instantiation will report the
+    real problem.
+    """
+    from hydra._internal.utils import _locate
+
+    try:
+        params = list(inspect.signature(_locate(target)).parameters.values())
+    except Exception:
+        return (), True
+    names = tuple(p.name for p in params if p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD))
+    return names, any(p.kind == p.VAR_KEYWORD for p in params)
+
+
+def _accepts(target: str, parameter: str) -> bool:
+    """Whether the callable ``target`` takes ``parameter`` (Hydra's ``_x_`` keys always)."""
+    if _is_special(parameter):
+        return True
+    names, anything = _signature_of(target)
+    return anything or parameter in names
+
+
+def _parameters(target: str | None) -> list[str]:
+    return list(_signature_of(target)[0]) if isinstance(target, str) else []
