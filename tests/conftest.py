@@ -10,6 +10,8 @@ import pytest
 import soundfile as sf
 import torch
 
+from pianodiff import known_warnings
+
 os.environ.setdefault("WANDB_MODE", "offline")
 os.environ.setdefault("WANDB_SILENT", "true")
 torch.set_num_threads(1)
@@ -22,6 +24,14 @@ def tone(seconds: float, freqs=(220.0, 330.0), sr: int = SR, decay: float = 1.5)
     t = np.arange(int(seconds * sr)) / sr
     wave = sum(np.sin(2 * np.pi * f * t) for f in freqs) * np.exp(-decay * (t % 1.0))
     return (0.3 * wave / len(freqs)).astype(np.float32)
+
+
+@pytest.fixture(autouse=True)
+def _known_warnings():
+    """The package's own filters for library warnings that do not apply to it: pytest
+    restores the warning filters after collection and around each test, which drops the
+    ones ``pianodiff.known_warnings`` added at import."""
+    known_warnings.install()
 
 
 @pytest.fixture(autouse=True)

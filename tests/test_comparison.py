@@ -7,13 +7,17 @@ import os
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 from PIL import Image
+from test_generate import config
 from test_history import tiny_export
 from test_wandb import records_by_kind
 
-from pianodiff.comparison import TABLE_COLUMNS, compare_runs
-from pianodiff.wandb_logging import sweep_group
+from pianodiff.comparison import TABLE_COLUMNS, compare_runs, extension_frame
+from pianodiff.generation.run import run_generation
+from pianodiff.history.panel import gif_frame
+from pianodiff.wandb_logging import sweep_group, write_job_record
 
 
 def test_compare_runs_on_an_empty_sweep_writes_nothing(tmp_path):
@@ -43,6 +47,10 @@ def test_two_extender_multirun_lands_in_one_group_with_a_table_and_a_panel(tmp_p
     rows = json.loads((sweep / "comparison.json").read_text())
     assert [r["extender"] for r in rows] == ["replacement", "interpolation"]
     assert all(r["nfe"] == 9 and r["history_gif"] for r in rows)  # (base + 2 windows) x 3
+    for r in rows:  # the panel's frame: the middle of the first extension window's walk
+        record = json.loads((sweep / r["job"] / "generation.json").read_text())
+        ext = next(w for w in record["history_windows"] if w["kind"] == "extend")
+        assert ext["frames"][0] <= r["history_frame"] <= ext["frames"][1]
     with Image.open(sweep / "comparison.png") as im:
         assert im.format == "PNG" and im.size[0] > im.size[1]  # side by side
 
@@ -61,3 +69,33 @@ def test_two_extender_multirun_lands_in_one_group_with_a_table_and_a_panel(tmp_p
     assert len(job_runs) == 2
     groups = {records_by_kind(d)["run"][0].run.run_group for d in [table_run, *job_runs]}
     assert groups == {sweep_group(sweep)}
+
+
+def _green_pixels(image) -> int:
+    """Pixels of the renderer's known-region colour (matplotlib's C2, #2ca02c)."""
+    rgb = np.asarray(image, dtype=np.int32)
+    return int((np.abs(rgb - np.array([44, 160, 44])).sum(axis=-1) < 40).sum())
+
+
+def test_panel_frame_comes_from_an_extension_window_with_its_known_region(tmp_path):
+    """The base window is the same plain walk for every extender: the panel shows the first
+    extension window instead, where the known region (green) is what extenders treat
+    differently."""
+    ckpt = tiny_export(tmp_path / "ckpt")
+    job = tmp_path / "sweep" / "0"
+    cfg = config(f"checkpoint={ckpt}", "history=true", "seconds=0.5", f"output={job / 'piece.wav'}")
+    result = run_generation(cfg)
+    windows = result.meta["history_windows"]
+    assert [w["kind"] for w in windows] == ["base", "extend", "extend"]
+    frame, caption = extension_frame(windows)
+    first, last = windows[1]["frames"]
+    assert first <= frame <= last and caption == "extend window 2/3, mid-walk"
+    gif = result.meta["history_files"][0]
+    assert _green_pixels(gif_frame(gif, index=frame)) > 500
+    assert _green_pixels(gif_frame(gif, index=windows[0]["frames"][1])) == 0  # base: none
+
+    write_job_record(result.meta, job, {"job_dir": str(job)})  # as a multirun job leaves it
+    rows, panel = compare_runs(tmp_path / "sweep")
+    assert rows[0]["history_frame"] == frame and rows[0]["history_gif"] == gif
+    with Image.open(panel) as im:
+        assert _green_pixels(im.convert("RGB")) > 100  # the shown frame carries the band

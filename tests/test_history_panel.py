@@ -43,9 +43,9 @@ def test_history_panel_logs_image_audio_and_animation_under_the_run_dir(tmp_path
     trainer = L.Trainer(
         max_steps=2, accelerator="cpu", logger=logger, callbacks=[panel],
         enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False,
-        limit_val_batches=0, default_root_dir=str(tmp_path / "run"),
+        limit_val_batches=0, log_every_n_steps=1, default_root_dir=str(tmp_path / "run"),
     )  # fmt: skip
-    trainer.fit(module, loader)
+    trainer.fit(module, loader, val_dataloaders=loader)  # validation off (limit 0), not missing
 
     assert ema_net(module) is module.ema.net
     wav = tmp_path / "run" / "history" / "step_0000002.wav"

@@ -11,7 +11,6 @@ from __future__ import annotations
 import logging
 import os
 import sys
-import warnings
 from pathlib import Path
 from typing import Any
 
@@ -34,11 +33,6 @@ from pianodiff.lit_module import CONFIG_KEY, NonFiniteLossError
 from pianodiff.warm_start import warm_start
 
 log = logging.getLogger("pianodiff.train")
-
-# The crop stream restarts from the trainer's global step (data/dataset.py StreamSampler), so
-# a mid-epoch resume is exact although Lightning cannot see that.
-warnings.filterwarnings("ignore", message=".*your dataloader is not resumable.*")
-warnings.filterwarnings("ignore", message=".*module\\(s\\) in eval mode.*")  # the EMA copy
 
 USER_ERRORS = (
     NonFiniteLossError,

@@ -30,7 +30,9 @@ class SaveOnStop(L.Callback):
         if trainer.global_step == 0 or trainer.global_step == self._saved_step:
             return
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        trainer.save_checkpoint(self.path)
+        # A full checkpoint (optimiser, loops, callbacks): resuming needs all of it. Saying so
+        # also keeps Lightning from announcing the default at the end of every run.
+        trainer.save_checkpoint(self.path, weights_only=False)
         self._saved_step = trainer.global_step
 
     def on_train_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:

@@ -30,6 +30,22 @@ from pianodiff.data.dataset import (
 log = logging.getLogger(__name__)
 
 
+class StreamLoader(DataLoader):
+    """The training DataLoader over the resumable crop stream.
+
+    Its position is not state of its own: ``StreamSampler`` starts every epoch at the
+    trainer's global step, so a mid-epoch resume continues the stream exactly. The
+    ``state_dict``/``load_state_dict`` pair says so to Lightning (which otherwise warns that
+    a mid-epoch resume of a plain DataLoader is unreliable); there is nothing to restore.
+    """
+
+    def state_dict(self) -> dict[str, int]:
+        return {}
+
+    def load_state_dict(self, state_dict: dict[str, int]) -> None:
+        """Nothing to load: the sampler reads its position from the restored trainer."""
+
+
 class NoUsableAudioError(ValueError):
     """No file of a data folder could be used; the message names the folder and formats."""
 
@@ -198,7 +214,7 @@ class AudioDataModule(L.LightningDataModule):
         sampler = StreamSampler(
             self.batch_size, self.batches_per_epoch, self._batches_consumed, rank, world
         )
-        return DataLoader(
+        return StreamLoader(
             dataset,
             batch_size=self.batch_size,
             sampler=sampler,
