@@ -124,3 +124,15 @@ def test_evaluation_continues_the_whole_excerpt(checkpoint):
     assert torch.equal(result.audio[: cut - XF].cpu(), case.ground[: cut - XF])
     seams = [r for r in rows if r["task"] == "seam"]
     assert result.seams[0] == cut and seams and math.isfinite(rows[0]["tonality"])
+
+
+def test_new_audio_depends_only_on_the_last_window(checkpoint):
+    """Why the old "last window only" output needs no option: cutting the recording to its
+    last window first gives it exactly."""
+    gen = Generator.from_checkpoint(checkpoint, device="cpu")
+    prompt = torch.from_numpy(tone(1.5, (196.0, 293.7)))
+    window = round(GEOMETRY.window_seconds * SR)
+    kw = {"geometry": GEOMETRY, "sampler": "ddim", "sampler_params": {"num_steps": 2}, "seed": 4}
+    whole, _ = gen.extend(prompt, SECONDS, **kw)
+    tail, _ = gen.extend(prompt[-window:], SECONDS, **kw)
+    assert torch.equal(whole[-len(tail) :], tail)

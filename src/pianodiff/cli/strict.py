@@ -22,8 +22,10 @@ valid keys or the available choices.
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 import inspect
+import io
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -51,7 +53,8 @@ def check_command_line(entry: Entrypoint, argv: list[str]) -> None:
     from hydra._internal.utils import get_args_parser
 
     try:
-        args = get_args_parser().parse_args(argv)
+        with contextlib.redirect_stderr(io.StringIO()):  # Hydra says it once, below
+            args = get_args_parser().parse_args(argv)
     except SystemExit:  # a flag Hydra does not know: let Hydra itself say so
         return
     if any(getattr(args, flag, None) for flag in UNCHECKED_FLAGS):
