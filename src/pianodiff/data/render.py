@@ -76,15 +76,20 @@ def check_synth(synth: Synth) -> str:
 def load_score(corpus_path: str, measures: int | None = None):
     """Parse a music21 corpus path (or a score file) into a piano-ready Score.
 
-    ``measures`` keeps only the first N bars (for quick tests).
+    ``path#N`` picks tune ``X: N`` of an ABC collection. ``measures`` keeps only the first
+    N bars (for quick tests).
     """
     from music21 import corpus
 
-    path = Path(corpus_path)
+    name, _, number = corpus_path.partition("#")
+    path = Path(name)
     try:
         with warnings.catch_warnings():  # music21 warns about every overfull bar it repairs
             warnings.simplefilter("ignore")
-            score = corpus.parse(str(path)) if not path.is_file() else _parse_file(path)
+            if path.is_file():
+                score = _parse_file(path, int(number) if number else None)
+            else:
+                score = corpus.parse(name, number=int(number) if number else None)
     except Exception as err:  # music21 raises many types for unknown or broken scores
         raise RenderError(
             f"cannot parse score {corpus_path!r} ({err.__class__.__name__}: {err}); "
@@ -95,10 +100,32 @@ def load_score(corpus_path: str, measures: int | None = None):
     return score
 
 
-def _parse_file(path: Path):
+def _parse_file(path: Path, number: int | None = None):
     from music21 import converter
 
-    return converter.parse(str(path))
+    return converter.parse(str(path), number=number)
+
+
+def to_melody(score):
+    """Keep one line: the first part, its first voice, the top note of every chord.
+
+    Chord symbols (lead-sheet harmony) are dropped. Used for the melodies set, whose
+    fiddle tunes hold an occasional double stop; returns the same Score, changed.
+    """
+    from music21 import chord, harmony, note, stream
+
+    for part in list(score.parts)[1:]:
+        score.remove(part)
+    for measure in score.recurse().getElementsByClass(stream.Measure):
+        for voice in list(measure.voices)[1:]:
+            measure.remove(voice)
+    for symbol in list(score.recurse().getElementsByClass(harmony.ChordSymbol)):
+        symbol.activeSite.remove(symbol)
+    for ch in list(score.recurse().getElementsByClass(chord.Chord)):
+        top = note.Note(max(ch.pitches), duration=ch.duration)
+        top.tie = ch.tie
+        ch.activeSite.replace(ch, top)
+    return score
 
 
 def prepare_score(score, bpm: float | None = None):
@@ -216,13 +243,16 @@ def render_piece(
     bpm: float | None = None,
     measures: int | None = None,
     max_seconds: float | None = None,
+    monophonic: bool = False,
 ) -> float:
     """Render one score to a training-format WAV at ``out_path``; returns its seconds.
 
-    The output is written atomically: a failure never leaves a partial file.
+    ``monophonic`` plays only its top line (:func:`to_melody`). The output is written
+    atomically: a failure never leaves a partial file.
     """
     check_synth(synth)
-    score = prepare_score(load_score(corpus_path, measures), bpm)
+    score = load_score(corpus_path, measures)
+    score = prepare_score(to_melody(score) if monophonic else score, bpm)
     with tempfile.TemporaryDirectory(prefix="pianodiff-render-") as tmp:
         midi_path, raw_path = Path(tmp) / "piece.mid", Path(tmp) / "piece.wav"
         score_to_midi(score, midi_path)
