@@ -1,6 +1,6 @@
 """Score -> piano audio: music21 -> MIDI (fixed up with mido) -> FluidSynth -> training format.
 
-Each step fixes a pitfall found while building the piano14 set (see DESIGN.md, "Data"):
+Each step fixes a pitfall found while building the piano14 set (docs/data.md):
 
 - transposing parts are converted to sounding pitch *before* their instruments are replaced,
   or a clarinet part would sound a tone off;
@@ -8,7 +8,10 @@ Each step fixes a pitfall found while building the piano14 set (see DESIGN.md, "
 - every part gets its own MIDI channel, never channel 10 (GM drums): two parts on one channel
   playing the same pitch cut each other's notes off;
 - repeats are expanded; when a score's repeat signs are broken the signs are stripped;
-- a score with no numeric tempo plays at 120 bpm unless the caller gives a tempo.
+- a score with no numeric tempo plays at 120 bpm unless the caller gives a tempo;
+- an element that sits in two places (music21's ABC reader does this with some time
+  signatures) gets a copy in the second, or the MIDI writer refuses the score;
+- a monophonic piece (the melodies set) keeps only its top line (:func:`to_melody`).
 
 The audio is then made mono, 22050 Hz, trimmed of leading/trailing silence (-60 dB below
 the peak), normalised to a -1 dBFS peak and written as 16-bit PCM with no dither, so a
@@ -17,6 +20,7 @@ rebuild gives byte-identical files.
 
 from __future__ import annotations
 
+import copy
 import shutil
 import subprocess
 import tempfile
@@ -129,9 +133,13 @@ def to_melody(score):
 
 
 def prepare_score(score, bpm: float | None = None):
-    """Apply the piano14 fixes to a music21 Score (returns a new Score)."""
+    """Apply the piano14 fixes to a music21 Score (returns a new Score).
+
+    The input's shared elements, if any, are first given copies (in place).
+    """
     from music21 import instrument, note, stream, tempo
 
+    _unshare(score)
     score = score.toSoundingPitch()  # before instruments change: it needs their transposition
     score = _expand_repeats(score)
     for part in list(score.parts):
@@ -145,6 +153,23 @@ def prepare_score(score, bpm: float | None = None):
         part.insert(0, instrument.Piano())
     _set_tempo(score, bpm, tempo, stream)
     return score
+
+
+def _unshare(score) -> None:
+    """Give every element one place of its own, in place.
+
+    music21's ABC reader sometimes puts one TimeSignature object into two bars (around a
+    pickup bar), and its MIDI writer then refuses the score; the later places get copies.
+    """
+    seen: set[int] = set()
+    for container in [score, *score.recurse(streamsOnly=True)]:
+        for el in list(container.elements):
+            if el.isStream:
+                continue
+            if id(el) in seen:
+                container.replace(el, copy.deepcopy(el))
+            else:
+                seen.add(id(el))
 
 
 def _expand_repeats(score):

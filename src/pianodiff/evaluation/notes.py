@@ -13,7 +13,7 @@ reproduces its ``inference.run_inference`` exactly (same activations to the last
 - each window gives 172 frames at 86.13 frames/s (hop 256); 15 frames are cut from each
   end of every window, the rest concatenated and trimmed to ⌊T · 86 / 22050⌋ frames.
 
-Two measures per clip (DESIGN: "Notes, judged by a real transcriber"):
+Two measures per clip:
 
 - ``note_frames``: the share of frames whose strongest note activation (over the 88 piano
   keys) is ≥ 0.5 — the transcriber is sure some note sounds there;
