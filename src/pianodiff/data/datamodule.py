@@ -1,8 +1,10 @@
-"""LightningDataModule over a folder of audio (or synthetic chords for smoke runs).
+"""LightningDataModule over folders of audio (or synthetic chords for smoke runs).
 
-Split by file: validation uses the files under ``val_root`` when it is given, otherwise a
-seeded ``val_fraction`` of the files under ``root``. Training batches are seeded random crops
-(a resumable stream, see ``dataset.StreamSampler``); validation uses fixed crops.
+``root`` and ``val_root`` are one folder or a list of folders (their files are pooled, so
+two data sets train together). Split by file: validation uses the files under ``val_root``
+when it is given, otherwise a seeded ``val_fraction`` of the files under ``root``. Training
+batches are seeded random crops (a resumable stream, see ``dataset.StreamSampler``);
+validation uses fixed crops.
 """
 
 from __future__ import annotations
@@ -35,12 +37,12 @@ class NoUsableAudioError(ValueError):
 
 
 class AudioDataModule(L.LightningDataModule):
-    """Crops of a folder of recordings.
+    """Crops of one or more folders of recordings.
 
     Args:
-        root: folder searched recursively for audio files.
-        val_root: optional folder of held-out files; when None, ``val_fraction`` of the
-            files under ``root`` (at least one, when there are two or more) is held out.
+        root: folder (or list of folders) searched recursively for audio files.
+        val_root: optional folder (or list) of held-out files; when None, ``val_fraction``
+            of the files under ``root`` (at least one, when there are two or more) is held out.
         val_fraction: share of files held out when ``val_root`` is None (0 = none).
         segment_seconds: training crop length.
         val_segment_seconds: validation crop length (default: ``segment_seconds``).
@@ -59,8 +61,8 @@ class AudioDataModule(L.LightningDataModule):
 
     def __init__(
         self,
-        root: str | None = None,
-        val_root: str | None = None,
+        root: str | Sequence[str] | None = None,
+        val_root: str | Sequence[str] | None = None,
         val_fraction: float = 0.1,
         segment_seconds: float = 1.0,
         val_segment_seconds: float | None = None,
@@ -129,9 +131,11 @@ class AudioDataModule(L.LightningDataModule):
         val = load_clips(val_files, self.sample_rate, min_samples, self.short_files)
         return train, val
 
-    def _files(self, folder: str | None) -> list[Path]:
-        if folder is None:
+    def _files(self, folder: str | Sequence[str] | None) -> list[Path]:
+        if folder is None or (not isinstance(folder, str | Path) and not list(folder)):
             raise NoUsableAudioError("no data folder given: set data.root=<folder of audio files>")
+        if not isinstance(folder, str | Path):  # a list of folders: their files pooled
+            return [f for one in folder for f in self._files(one)]
         files = find_audio_files(folder, self.extensions)
         if not files:
             raise NoUsableAudioError(
