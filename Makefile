@@ -4,6 +4,11 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
+NOTES_STAMP := $(VENV)/.notes-installed
+# The note measure's transcriber. basic-pitch's metadata pulls TensorFlow on Linux, which
+# its ONNX model does not need: install it without dependencies, then the extra.
+BASIC_PITCH := basic-pitch==0.4.0
+SET ?= piano14
 # glibc's allocator page-faults heavily on large conv buffers on CPU; these keep freed
 # memory in the heap (measured: a 5 s base-size forward 4.3 s -> 2.2 s). See README.
 export MALLOC_MMAP_MAX_ ?= 0
@@ -11,7 +16,7 @@ export MALLOC_TRIM_THRESHOLD_ ?= 100000000000
 export WANDB_MODE ?= offline
 
 .DEFAULT_GOAL := help
-.PHONY: help venv test lint train generate data bench clean
+.PHONY: help venv notes test lint train generate data bench clean
 
 help: ## list the targets
 	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -24,7 +29,14 @@ $(STAMP): pyproject.toml
 
 venv: $(STAMP) ## create .venv and install pianodiff with its dev tools
 
-test: $(STAMP) ## run the whole test suite
+$(NOTES_STAMP): $(STAMP) pyproject.toml
+	$(PY) -m pip install -q --no-deps '$(BASIC_PITCH)'
+	$(PY) -m pip install -q -e '.[notes]'
+	@touch $(NOTES_STAMP)
+
+notes: $(NOTES_STAMP) ## install the note measure (basic-pitch's ONNX transcriber, no TensorFlow)
+
+test: $(NOTES_STAMP) ## run the whole test suite (with the note measure)
 	$(PY) -m pytest
 
 lint: $(STAMP) ## ruff check and format check
@@ -37,9 +49,9 @@ train: $(STAMP) ## train DiffWave (ARGS="experiment=piano14 trainer=gpu")
 generate: $(STAMP) ## 35 s of piano (5 s base + 30 s) from the bundled model, with its history GIF (ARGS="extender=repaint seconds=60")
 	$(PY) -m pianodiff.generate history=true $(ARGS)
 
-data: $(STAMP) ## render the piano14 data set to data/piano14 (installs fluidsynth if it can)
+data: $(STAMP) ## render data/piano14 (SET=melodies: data/melodies; installs fluidsynth if it can)
 	@command -v fluidsynth >/dev/null && test -f /usr/share/sounds/sf3/MuseScore_General_Full.sf3 || bash scripts/install_system_deps.sh
-	$(PY) -m pianodiff.data.prepare piano14 $(ARGS)
+	$(PY) -m pianodiff.data.prepare $(SET) $(ARGS)
 
 bench: $(STAMP) ## speed and cost benchmarks, each a ratio against a baseline in the same run
 	$(PY) -m benchmarks.run $(ARGS)

@@ -11,7 +11,8 @@ that has reached the Wiener plateau, not which one reaches the plateau first.
 
 ``report`` scores every run's final weights (raw and EMA) on the same held-out crops and
 noise draws: L1 on ε beside the Wiener filter per quarter of the schedule (ratio < 1 means
-beyond the average spectrum), and the tonality and onset rate of unconditional samples.
+beyond the average spectrum), and the tonality, onset rate and (with the notes extra) the
+transcribed note frames and notes per second of unconditional samples.
 It writes ``lever_study.csv``, ``lever_study.md`` and ``lever_study.png`` (loss curves).
 """
 
@@ -38,12 +39,12 @@ from pianodiff.audio import read_audio  # noqa: E402
 from pianodiff.callbacks.export import load_training_checkpoint  # noqa: E402
 from pianodiff.checkpoint import load_export  # noqa: E402
 from pianodiff.data.dataset import find_audio_files  # noqa: E402
-from pianodiff.evaluation.onsets import onset_rate  # noqa: E402
 from pianodiff.evaluation.reference_loss import average_power_spectrum  # noqa: E402
-from pianodiff.evaluation.tonality import tonality  # noqa: E402
 from pianodiff.evaluation.training_probe import (  # noqa: E402
     held_out_crops,
     losses_by_noise_level,
+    mean_measures,
+    sample_measures,
     unconditional,
 )
 from pianodiff.generation.configs import build_plan  # noqa: E402
@@ -144,13 +145,8 @@ def score(nets: dict, crops, schedule, spectrum, plan, seconds: float) -> dict[s
         losses = losses_by_noise_level(crops, schedule, spectrum, net)
         row.update({f"{kind}_{k}": v for k, v in losses.items() if not k.startswith("wiener")})
         row.update({k: v for k, v in losses.items() if k.startswith("wiener")})
-    tones, onsets = [], []
-    for seed in (0, 1):
-        audio = unconditional(nets["ema"], plan, seconds, seed)
-        tones.append(tonality(audio))
-        onsets.append(onset_rate(audio))
-    row["tonality"] = sum(tones) / len(tones)
-    row["onset_rate"] = sum(onsets) / len(onsets)
+    samples = [unconditional(nets["ema"], plan, seconds, seed) for seed in (0, 1)]
+    row.update(mean_measures([sample_measures(audio) for audio in samples]))
     return row
 
 
@@ -207,6 +203,7 @@ def write_tables(rows: list[dict], csv_path: Path, md_path: Path) -> None:
         writer.writeheader()
         writer.writerows(rows)
     quarters = sorted(k[len("ema_ratio_") :] for k in rows[0] if k.startswith("ema_ratio_t"))
+    notes_on = all("note_frames" in r for r in rows)  # the transcriber (notes extra) ran
     head = [
         "lever",
         "steps",
@@ -216,6 +213,7 @@ def write_tables(rows: list[dict], csv_path: Path, md_path: Path) -> None:
         "raw model/Wiener",
         "tonality",
         "onsets/s",
+        *(["note frames", "notes/s"] if notes_on else []),
     ]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for r in rows:
@@ -228,6 +226,7 @@ def write_tables(rows: list[dict], csv_path: Path, md_path: Path) -> None:
             f"{r['raw_ratio']:.4f}",
             f"{r['tonality']:.3f}",
             f"{r['onset_rate']:.1f}",
+            *([f"{r['note_frames']:.3f}", f"{r['notes_per_s']:.1f}"] if notes_on else []),
         ]
         lines.append("| " + " | ".join(cells) + " |")
     md_path.write_text("\n".join(lines) + "\n")

@@ -6,7 +6,7 @@
 Writes ``loss_curve.png`` (train loss per t-bucket and validation loss from the run's
 offline W&B records), ``spectrograms.png`` (unconditional samples beside real held-out
 piano) and prints held-out losses beside the predict-zero and Wiener references, and the
-tonality and onset rate of the samples and of real piano.
+tonality, onset rate and (with the notes extra) note measures of the samples and of real piano.
 """
 
 from __future__ import annotations
@@ -27,13 +27,15 @@ from pianodiff import SAMPLE_RATE  # noqa: E402
 from pianodiff.audio import log_mel, read_audio  # noqa: E402
 from pianodiff.checkpoint import load_export  # noqa: E402
 from pianodiff.data.dataset import find_audio_files  # noqa: E402
-from pianodiff.evaluation.onsets import onset_rate  # noqa: E402
 from pianodiff.evaluation.reference_loss import (  # noqa: E402
     average_power_spectrum,
     held_out_losses,
 )
-from pianodiff.evaluation.tonality import tonality  # noqa: E402
-from pianodiff.evaluation.training_probe import held_out_crops, unconditional  # noqa: E402
+from pianodiff.evaluation.training_probe import (  # noqa: E402
+    held_out_crops,
+    sample_measures,
+    unconditional,
+)
 from pianodiff.generation.configs import build_plan  # noqa: E402
 from pianodiff.wandb_logging import read_offline_records  # noqa: E402
 
@@ -114,7 +116,8 @@ def main() -> None:
         clips[f"sample, seed {seed} ({plan.name})"] = audio
     real = held[0][: int(args.seconds * SAMPLE_RATE)]
     for name, audio in [*clips.items(), ("real piano (held out)", real)]:
-        print(f"{name}: tonality {tonality(audio):.3f}, onsets/s {onset_rate(audio):.2f}")
+        measures = sample_measures(audio)
+        print(f"{name}: " + ", ".join(f"{k} {v:.3f}" for k, v in measures.items()))
     clips["real piano (held out)"] = real
     print("spectrograms:", plot_spectrograms(clips, args.out / "spectrograms.png"))
 

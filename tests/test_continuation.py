@@ -118,12 +118,13 @@ def test_evaluation_continues_the_whole_excerpt(checkpoint):
     cut = round(1.2 * SR)  # 1.2 s of real audio before the cut: longer than the 0.5 s window
     case = ExtensionCase("x.wav", cut, wave[:cut], wave[cut : cut + round(SECONDS * SR)])
     natural = torch.linspace(0.5, 3.0, 50)
-    rows = run_extension_case(setup, case, asdict(GEOMETRY), natural, continuity_seconds=0.2)
+    rows, new = run_extension_case(setup, case, asdict(GEOMETRY), natural, continuity_seconds=0.2)
     result = gen.last
     assert len(result.audio) == cut + round(SECONDS * SR)
     assert torch.equal(result.audio[: cut - XF].cpu(), case.ground[: cut - XF])
     seams = [r for r in rows if r["task"] == "seam"]
     assert result.seams[0] == cut and seams and math.isfinite(rows[0]["tonality"])
+    assert torch.equal(new, result.audio[cut:].float().cpu())  # the new audio from the cut on
 
 
 def test_new_audio_depends_only_on_the_last_window(checkpoint):

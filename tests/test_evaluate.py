@@ -17,6 +17,7 @@ from omegaconf import OmegaConf
 from pianodiff.checkpoint import export_model
 from pianodiff.evaluate import evaluate
 from pianodiff.evaluation.models import EvaluationError, conf_dir, load_model
+from pianodiff.evaluation.notes import unavailable_reason
 from pianodiff.generation.errors import GenerationError
 from pianodiff.nets import DiffWave
 
@@ -33,6 +34,9 @@ QUICK = [
     "extension.geometry.crossfade_seconds=0.02",
     "continuity_seconds=0.5",
     "natural.cuts_per_file=10",
+    "influence.edges_s=[0.05,0.2]",
+    "unconditional.seeds=[0,1]",
+    "unconditional.seconds=0.5",
 ]
 
 
@@ -71,8 +75,11 @@ def test_evaluate_end_to_end(tiny_checkpoint, held_out, tmp_path):
         saved = list(csv.DictReader(fh))
     assert len(saved) == len(rows)
     tasks = [r["task"] for r in rows]
-    # 2 files × 1 excerpt × 2 gap lengths; 2 continuations with one seam each
+    # 2 files × 1 excerpt × 2 gap lengths; 2 continuations with one seam each; the pair of
+    # them compared; 2 unconditional seeds for the one sampler
     assert tasks.count("gap") == 4 and tasks.count("extend") == 2 and tasks.count("seam") == 2
+    assert tasks.count("influence") == 1 and tasks.count("unconditional") == 2
+    notes_on = unavailable_reason() is None
     for r in rows:
         if r["task"] == "gap":
             assert r["nfe"] == 6 and r["lsd_db"] > 0 and math.isfinite(r["snr_db"])
@@ -82,14 +89,56 @@ def test_evaluate_end_to_end(tiny_checkpoint, held_out, tmp_path):
             # cost: 6 evaluations of a 0.8 s window per 0.4 s of new audio → 12
             assert abs(r["net_audio_s_per_s"] - 12.0) < 1e-6
             assert 0.0 <= r["tonality"] <= 1.0 and r["tonality_real"] < 0.2
+            if notes_on:  # the untrained net makes noise; the real audio is a chord
+                assert r["note_frames"] < 0.1 and r["note_frames_real"] > 0.5
+                assert r["notes_per_s_real"] > 0
+            else:
+                assert "note_frames" not in r
+        if r["task"] == "influence":
+            assert (r["file"], r["file_b"]) == ("a.wav", "b.wav")
+            # The untrained net's ε̂ is 0: what it adds after the cut never depends on the
+            # prompt, so the two same-seed continuations are one audio past the crossfade,
+            # and that one audio is closer to exactly one of the two prompts.
+            assert r["corr_0.2s-end"] == pytest.approx(1.0, abs=1e-6)
+            assert set(r) >= {"corr_0-0.05s", "corr_0.05-0.2s"}
+            assert r["own_prompt_closer"] == 0.5
+        if r["task"] == "unconditional":
+            assert r["extender"] == "unconditional" and r["nfe"] == 6
+            assert 0.0 <= r["tonality"] <= 1.0
+            assert ("note_frames" in r) == notes_on
         if r["task"] == "seam":
             assert 0.0 <= r["seam_percentile"] <= 100.0
             assert r["chroma_real"] > 0.9  # the real audio continues the same chord
     assert (run_dir / "summary.md").read_text() == table
     assert "| replacement | fast |" in table and "150 ms" in table
+    assert "| unconditional | fast |" in table and "same-seed corr 0.2s-end" in table
+    assert "own-prompt chroma closer" in table and ("note frames" in table) == notes_on
     assert (run_dir / "seam_scores.png").stat().st_size > 0
     assert (run_dir / "gap_lsd.png").stat().st_size > 0
     assert list((run_dir / "wandb").glob("offline-run-*")), "no offline W&B run written"
+
+
+def test_unconditional_rows_measure_generates_base_window(tiny_checkpoint):
+    from pianodiff.api import Generator
+    from pianodiff.evaluation.run_cases import Setup, run_unconditional_case
+    from pianodiff.evaluation.tonality import tonality
+    from pianodiff.generation.configs import build_extender, build_plan
+    from pianodiff.generation.geometry import Geometry
+    from pianodiff.generation.plugins import GenerationPlugin
+
+    class BaseWindow(GenerationPlugin):
+        def on_window(self, event) -> None:
+            if event.phase == "end" and event.kind == "base":
+                self.audio = event.audio.float().cpu()
+
+    model = load_model(str(tiny_checkpoint))
+    runner = Generator(model, "cpu")
+    plan = build_plan("fast", model.schedule)
+    setup = Setup(runner, build_extender("replacement"), plan, "replacement", "fast")
+    row = run_unconditional_case(setup, seed=3, seconds=0.5)
+    base = BaseWindow()
+    runner.generate(0.1, seed=3, geometry=Geometry(0.5, 0.25, 0.02), plugins=[base])
+    assert row["tonality"] == tonality(base.audio)
 
 
 def test_untrained_control_builds_the_named_size():

@@ -174,3 +174,23 @@ def test_cpu_time_limit_stops_a_run_early(smoke_overrides):
     result = train(cfg)
     assert result["global_step"] == 1  # stopped after the first step, checkpointed as usual
     assert (result["run_dir"] / "checkpoints" / "last.ckpt").exists()
+
+
+def test_cpu_time_budget_carries_over_a_resume(smoke_overrides):
+    first = train(compose_train_config(smoke_overrides("trainer.max_steps=3")))
+    ckpt = torch.load(
+        first["run_dir"] / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=True
+    )
+    used = next(v for k, v in ckpt["callbacks"].items() if "CpuTimeLimit" in k)["cpu_seconds"]
+    assert used > 0
+    # A budget already spent by the first run stops the resumed one after one more step.
+    resumed = train(
+        compose_train_config(
+            smoke_overrides(
+                "trainer.max_steps=50",
+                f"callbacks.cpu_time_limit.seconds={used}",
+                f"ckpt_path={first['run_dir']}",
+            )
+        )
+    )
+    assert resumed["global_step"] == 4

@@ -58,7 +58,7 @@ def test_empty_data_folder_is_a_clear_error(tmp_path):
             f"paths.output_dir={tmp_path / 'out'}",
         ]
     )
-    with pytest.raises(NoUsableAudioError, match=r"no audio files \(\.wav.*\) in data.root="):
+    with pytest.raises(NoUsableAudioError, match=r"no audio files \(\.wav.*\) in data.root /"):
         train(cfg)
     assert not (tmp_path / "out").exists()  # refused before the logger made a run folder
 

@@ -2,9 +2,11 @@
 
 Over held-out real audio it fills centred gaps (LSD, SNR), continues the audio from cuts
 with the generation engine (seam score against the natural distribution, chroma
-continuity against the real continuation, change of the known region, tonality and onset
-rate, cost), and writes ``results.csv``, ``summary.md`` and PNG plots to the run directory
-and to W&B (offline by default). Definitions: docs/evaluation.md.
+continuity against the real continuation, change of the known region, tonality, onset
+rate and transcribed notes, cost), compares the same-seed continuations of different
+prompts (prompt influence), samples unconditional base windows, and writes
+``results.csv``, ``summary.md`` and PNG plots to the run directory and to W&B (offline by
+default). Definitions: docs/evaluation.md.
 """
 
 from __future__ import annotations
@@ -26,8 +28,15 @@ from pianodiff.api import Generator
 from pianodiff.evaluation.cases import extension_cases, gap_cases, load_held_out
 from pianodiff.evaluation.models import EvaluationError, load_model
 from pianodiff.evaluation.natural import natural_seam_distribution
+from pianodiff.evaluation.notes import announce_if_off
 from pianodiff.evaluation.report import log_to_wandb, markdown_table, plot, summarise, write_csv
-from pianodiff.evaluation.run_cases import Setup, run_extension_case, run_gap_case
+from pianodiff.evaluation.run_cases import (
+    Setup,
+    run_extension_case,
+    run_gap_case,
+    run_influence,
+    run_unconditional_case,
+)
 from pianodiff.generation.configs import build_extender, build_plan
 from pianodiff.generation.device import pick_device
 from pianodiff.generation.errors import GenerationError
@@ -50,7 +59,9 @@ def evaluate(cfg: DictConfig, run_dir: Path) -> tuple[list[dict], str]:
     extensions = extension_cases(audio, ext.ground_seconds, ext.seconds, cfg.cases_per_file, sr)
     gaps = gaps if cfg.gap.enabled else []
     extensions = extensions if ext.enabled else []
-    if not gaps and not extensions:
+    uncond = cfg.unconditional
+    seeds = [int(s) for s in uncond.seeds] if uncond.enabled else []
+    if not gaps and not extensions and not seeds:
         raise EvaluationError(
             f"no evaluation case fits the audio in {cfg.data_dir}; use longer files or "
             "lower gap.case_seconds / extension.ground_seconds / extension.seconds"
@@ -81,8 +92,10 @@ def evaluate(cfg: DictConfig, run_dir: Path) -> tuple[list[dict], str]:
         for e in _names(cfg.extenders)
         for s in _names(cfg.samplers)
     ]
+    announce_if_off()  # without the optional extra: one line, and no note columns
     rows: list[dict] = []
-    total = len(setups) * (len(gaps) + len(extensions))
+    samplers_done: set[str] = set()
+    total = len(setups) * (len(gaps) + len(extensions)) + len(cfg.samplers) * len(seeds)
     columns = [
         TextColumn("{task.description}"),
         BarColumn(),
@@ -93,13 +106,20 @@ def evaluate(cfg: DictConfig, run_dir: Path) -> tuple[list[dict], str]:
         bar = progress.add_task("evaluating", total=total)
         for setup in setups:
             name = f"{setup.extender}/{setup.sampler}"
+            if setup.sampler not in samplers_done:  # the base window has no extender
+                samplers_done.add(setup.sampler)
+                for seed in seeds:
+                    progress.update(bar, description=f"unconditional/{setup.sampler} seed {seed}")
+                    rows.append(run_unconditional_case(setup, seed, uncond.seconds))
+                    progress.advance(bar)
             for case in gaps:
                 progress.update(bar, description=f"{name} gap {case.gap_ms} ms")
                 rows.append(run_gap_case(setup, case))
                 progress.advance(bar)
+            continuations = []
             for case in extensions:
                 progress.update(bar, description=f"{name} continuation")
-                rows += run_extension_case(
+                case_rows, new = run_extension_case(
                     setup,
                     case,
                     dict(ext.geometry),
@@ -107,7 +127,12 @@ def evaluate(cfg: DictConfig, run_dir: Path) -> tuple[list[dict], str]:
                     ext.candidates,
                     cfg.continuity_seconds,
                 )
+                rows += case_rows
+                continuations.append(new)
                 progress.advance(bar)
+            if cfg.influence.enabled:
+                edges = [float(e) for e in cfg.influence.edges_s]
+                rows += run_influence(setup, extensions, continuations, edges)
     summary = summarise(rows)
     title = (
         f"Evaluation of {cfg.checkpoint or model.path} on {len(audio)} file(s) of "

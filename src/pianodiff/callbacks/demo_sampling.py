@@ -4,9 +4,11 @@ The sample goes through the project's single reverse loop (``diffusion.sampler.s
 with the ``Replacement`` inpainter and an empty mask, i.e. plain unconditional sampling,
 on a fast plan (DiffWave's 6-step schedule or DDIM) so that it costs seconds. It is written
 under the run directory (``demo/step_XXXXXXX.wav`` and ``.png``) and, when the logger is
-W&B, logged as audio and a mel-spectrogram image. Its tonality and onset rate (issue 8's
-progress measures: ≈ 0.56 tonality for shaped noise, ≈ 0.03 for rendered piano) are logged as
-``demo/tonality`` and ``demo/onset_rate`` so that learning notes shows up as a curve.
+W&B, logged as audio and a mel-spectrogram image. Its tonality and onset rate (≈ 0.56
+tonality for shaped noise, ≈ 0.03 for rendered piano) are logged as ``demo/tonality`` and
+``demo/onset_rate``, and, when the optional notes extra is installed, the transcriber's
+``demo/note_frames`` and ``demo/notes_per_s`` (without it one line says the measure is off),
+so that learning notes shows up as a curve.
 """
 
 from __future__ import annotations
@@ -23,8 +25,7 @@ from pianodiff.audio import log_mel, write_audio
 from pianodiff.diffusion.plan import SamplingPlan, ddim_plan, fast_plan
 from pianodiff.diffusion.sampler import sample
 from pianodiff.diffusion.schedule import NoiseSchedule
-from pianodiff.evaluation.onsets import onset_rate
-from pianodiff.evaluation.tonality import tonality
+from pianodiff.evaluation.training_probe import sample_measures
 from pianodiff.inpaint.base import Denoiser, InpaintContext
 from pianodiff.inpaint.replacement import Replacement
 
@@ -122,10 +123,7 @@ class DemoSampling(L.Callback):
         wav = write_audio(self.directory / f"step_{step:07d}.wav", audio, SAMPLE_RATE)
         png = save_mel_png(audio, wav.with_suffix(".png"), f"step {step} ({plan.name}, EMA)")
         self.written.append(wav)
-        measures = {
-            "demo/tonality": tonality(audio, SAMPLE_RATE),
-            "demo/onset_rate": onset_rate(audio, SAMPLE_RATE),
-        }
+        measures = {f"demo/{k}": v for k, v in sample_measures(audio, SAMPLE_RATE).items()}
         for logger in trainer.loggers:
             logger.log_metrics(measures, step=step)
             if isinstance(logger, WandbLogger):

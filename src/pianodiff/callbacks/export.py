@@ -156,4 +156,5 @@ def _describe_data(trainer: L.Trainer) -> str:
     if dm is None or not getattr(dm, "train_clips", None):
         return "unknown"
     seconds = sum(len(c.audio) for c in dm.train_clips) / dm.sample_rate
-    return f"{dm.root or type(dm).__name__}: {len(dm.train_clips)} files, {seconds / 60:.1f} min"
+    root = dm.root if dm.root is None or isinstance(dm.root, str) else " + ".join(map(str, dm.root))
+    return f"{root or type(dm).__name__}: {len(dm.train_clips)} files, {seconds / 60:.1f} min"

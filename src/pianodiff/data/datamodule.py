@@ -1,8 +1,10 @@
-"""LightningDataModule over a folder of audio (or synthetic chords for smoke runs).
+"""LightningDataModule over folders of audio (or synthetic chords for smoke runs).
 
-Split by file: validation uses the files under ``val_root`` when it is given, otherwise a
-seeded ``val_fraction`` of the files under ``root``. Training batches are seeded random crops
-(a resumable stream, see ``dataset.StreamSampler``); validation uses fixed crops.
+``root`` and ``val_root`` are one folder or a list of folders (their files are pooled, so
+two data sets train together). Split by file: validation uses the files under ``val_root``
+when it is given, otherwise a seeded ``val_fraction`` of the files under ``root``. Training
+batches are seeded random crops (a resumable stream, see ``dataset.StreamSampler``);
+validation uses fixed crops.
 """
 
 from __future__ import annotations
@@ -51,12 +53,12 @@ class NoUsableAudioError(ValueError):
 
 
 class AudioDataModule(L.LightningDataModule):
-    """Crops of a folder of recordings.
+    """Crops of one or more folders of recordings.
 
     Args:
-        root: folder searched recursively for audio files.
-        val_root: optional folder of held-out files; when None, ``val_fraction`` of the
-            files under ``root`` (at least one, when there are two or more) is held out.
+        root: folder (or list of folders) searched recursively for audio files.
+        val_root: optional folder (or list) of held-out files; when None, ``val_fraction``
+            of the files under ``root`` (at least one, when there are two or more) is held out.
         val_fraction: share of files held out when ``val_root`` is None (0 = none).
         segment_seconds: training crop length.
         val_segment_seconds: validation crop length (default: ``segment_seconds``).
@@ -75,8 +77,8 @@ class AudioDataModule(L.LightningDataModule):
 
     def __init__(
         self,
-        root: str | None = None,
-        val_root: str | None = None,
+        root: str | Sequence[str] | None = None,
+        val_root: str | Sequence[str] | None = None,
         val_fraction: float = 0.1,
         segment_seconds: float = 1.0,
         val_segment_seconds: float | None = None,
@@ -120,23 +122,23 @@ class AudioDataModule(L.LightningDataModule):
         """Fail in one line, before a run creates anything, when a data folder is not set,
         does not exist or holds no audio file (the same checks ``setup`` would hit later)."""
         fix = (
-            "run `make data` (renders the piano14 set into data/piano14) or set "
-            "data.root=<folder of audio files>"
+            "run `make data` (renders piano14 into data/piano14; SET=melodies for the tunes) "
+            "or set data.root=<folder of audio files>"
         )
-        if self.root is None:
+        if self.root is None or (not isinstance(self.root, str | Path) and not list(self.root)):
             raise NoUsableAudioError(f"no data folder given; {fix}")
-        for option, folder in (("data.root", self.root), ("data.val_root", self.val_root)):
-            if folder is None:
-                continue
-            path = Path(folder)
-            if not path.is_dir():
-                raise NoUsableAudioError(
-                    f"no audio to train on: {option}={path} does not exist; {fix}"
-                )
-            if not find_audio_files(path, self.extensions):
-                raise NoUsableAudioError(
-                    f"no audio files ({', '.join(self.extensions)}) in {option}={path}; {fix}"
-                )
+        for option, roots in (("data.root", self.root), ("data.val_root", self.val_root)):
+            folders = [] if roots is None else [roots] if isinstance(roots, str | Path) else roots
+            for folder in folders:
+                path = Path(folder)
+                if not path.is_dir():
+                    raise NoUsableAudioError(
+                        f"no audio to train on: {option} {path} does not exist; {fix}"
+                    )
+                if not find_audio_files(path, self.extensions):
+                    raise NoUsableAudioError(
+                        f"no audio files ({', '.join(self.extensions)}) in {option} {path}; {fix}"
+                    )
 
     def setup(self, stage: str | None = None) -> None:
         if self.train_clips:
@@ -167,9 +169,11 @@ class AudioDataModule(L.LightningDataModule):
         val = load_clips(val_files, self.sample_rate, min_samples, self.short_files)
         return train, val
 
-    def _files(self, folder: str | None) -> list[Path]:
-        if folder is None:
+    def _files(self, folder: str | Sequence[str] | None) -> list[Path]:
+        if folder is None or (not isinstance(folder, str | Path) and not list(folder)):
             raise NoUsableAudioError("no data folder given: set data.root=<folder of audio files>")
+        if not isinstance(folder, str | Path):  # a list of folders: their files pooled
+            return [f for one in folder for f in self._files(one)]
         files = find_audio_files(folder, self.extensions)
         if not files:
             raise NoUsableAudioError(

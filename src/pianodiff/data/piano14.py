@@ -15,12 +15,17 @@ SPLITS = ("train", "eval")
 
 @dataclass(frozen=True)
 class Piece:
-    """One score of the set: ``corpus_path`` is a music21 corpus path."""
+    """One score of a set: ``corpus_path`` is a music21 corpus path.
+
+    ``corpus_path`` may end in ``#N`` to pick tune ``X: N`` of an ABC collection;
+    ``monophonic`` renders only the top line of the first part (``render.to_melody``).
+    """
 
     piece_id: str
     corpus_path: str
     split: str
     bpm: float | None = None
+    monophonic: bool = False
 
 
 PIANO14: tuple[Piece, ...] = (
@@ -50,14 +55,27 @@ def select(pieces: str | list[str] | None = None) -> list[Piece]:
     Raises:
         ValueError: an unknown id (the message lists the valid ones).
     """
+    return select_from(PIANO14, pieces)
+
+
+def select_from(
+    table: tuple[Piece, ...], pieces: str | list[str] | None = None, listed: int = 20
+) -> list[Piece]:
+    """The pieces of ``table`` named by id (comma-separated or a list), or all of them.
+
+    Raises:
+        ValueError: an unknown id (the message lists up to ``listed`` valid ones).
+    """
     if not pieces:
-        return list(PIANO14)
+        return list(table)
     wanted = pieces.split(",") if isinstance(pieces, str) else list(pieces)
     wanted = [w.strip() for w in wanted if w.strip()]
-    by_id = {p.piece_id: p for p in PIANO14}
+    by_id = {p.piece_id: p for p in table}
     unknown = [w for w in wanted if w not in by_id]
     if unknown:
+        ids = list(by_id)
+        more = f", ... ({len(ids)} in all)" if len(ids) > listed else ""
         raise ValueError(
-            f"unknown piece id(s) {', '.join(unknown)}; choose from {', '.join(by_id)}"
+            f"unknown piece id(s) {', '.join(unknown)}; choose from {', '.join(ids[:listed])}{more}"
         )
     return [by_id[w] for w in wanted]

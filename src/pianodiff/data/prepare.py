@@ -1,16 +1,18 @@
-"""Make training data: render the piano14 set, or convert a folder of recordings.
+"""Make training data: render the piano14 or melodies set, or convert a folder of recordings.
 
     python -m pianodiff.data.prepare piano14 [jobs=N] [soundfont=musescore|fluidr3|PATH]
                                              [out=data/piano14] [pieces=ID,ID,...]
                                              [measures=N] [fluidsynth=PATH]
+    python -m pianodiff.data.prepare melodies [the same options; out=data/melodies]
     python -m pianodiff.data.prepare folder SRC DST
 
-piano14 writes ``OUT/{train,eval}/<piece_id>.wav`` and ``OUT/manifest.csv``. A piece whose
-file matches the checksum, soundfont and excerpt recorded in the manifest is skipped, so an
-interrupted run resumes and a finished one does nothing. While it runs, finished rows go to
+piano14 (17 piano scores) and melodies (144 monophonic folk tunes) write
+``OUT/{train,eval}/<piece_id>.wav`` and ``OUT/manifest.csv``. A piece whose file matches
+the checksum, soundfont and excerpt recorded in the manifest is skipped, so an interrupted
+run resumes and a finished one does nothing. While it runs, finished rows go to
 ``OUT/manifest.partial.csv``; ``manifest.csv`` is (re)written when the run ends.
-Piece ids are listed in pianodiff/data/piano14.py; ``measures=N`` renders only the first
-N bars of each piece.
+Piece ids are listed in pianodiff/data/piano14.py and chosen by pianodiff/data/melodies.py;
+``measures=N`` renders only the first N bars of each piece.
 
 folder converts every wav/flac/ogg/mp3/opus file under SRC (any rate, any channel count)
 into mono 22050 Hz 16-bit WAV under DST (sub-folders mirrored, silence trimmed, -1 dBFS
@@ -30,8 +32,9 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from pianodiff.audio import AudioError, atomic_path
+from pianodiff.data import melodies, piano14
 from pianodiff.data.convert import convert_folder, find_audio
-from pianodiff.data.piano14 import PIANO14, SPLITS, Piece, select
+from pianodiff.data.piano14 import SPLITS, Piece
 from pianodiff.data.render import RenderError, Synth, check_synth, render_piece, resolve_soundfont
 
 FIELDS = (
@@ -44,7 +47,12 @@ FIELDS = (
     "soundfont",
     "excerpt",
 )
-PIANO14_OPTIONS = {"jobs", "soundfont", "out", "pieces", "measures", "fluidsynth"}
+RENDER_OPTIONS = {"jobs", "soundfont", "out", "pieces", "measures", "fluidsynth"}
+# name -> (the whole selection, select(ids) -> pieces)
+SETS = {
+    "piano14": (lambda: piano14.PIANO14, piano14.select),
+    "melodies": (melodies.melody_table, melodies.select),
+}
 console = Console(stderr=True)
 
 
@@ -64,9 +72,11 @@ def read_manifest(path: Path) -> dict[str, dict[str, str]]:
         return {row["piece_id"]: row for row in csv.DictReader(fh)}
 
 
-def write_manifest(path: Path, rows: dict[str, dict[str, str]]) -> None:
-    """Write rows atomically, in the selection table's order (others after, by id)."""
-    order = {p.piece_id: i for i, p in enumerate(PIANO14)}
+def write_manifest(
+    path: Path, rows: dict[str, dict[str, str]], table: tuple[Piece, ...] = piano14.PIANO14
+) -> None:
+    """Write rows atomically, in the selection ``table``'s order (others after, by id)."""
+    order = {p.piece_id: i for i, p in enumerate(table)}
     with atomic_path(path) as tmp, open(tmp, "w", newline="") as fh:
         writer = csv.DictWriter(fh, fieldnames=FIELDS, lineterminator="\n")
         writer.writeheader()
@@ -92,7 +102,14 @@ def is_done(row: dict[str, str] | None, path: Path, soundfont: str, excerpt: str
 def render_row(piece: Piece, out: Path, synth: Synth, measures: int | None) -> dict[str, str]:
     """Render one piece and return its manifest row (runs in a worker process)."""
     path = wav_path(out, piece)
-    seconds = render_piece(piece.corpus_path, path, synth, bpm=piece.bpm, measures=measures)
+    seconds = render_piece(
+        piece.corpus_path,
+        path,
+        synth,
+        bpm=piece.bpm,
+        measures=measures,
+        monophonic=piece.monophonic,
+    )
     return {
         "piece_id": piece.piece_id,
         "corpus_path": piece.corpus_path,
@@ -109,8 +126,19 @@ def _excerpt(measures: int | None) -> str:
     return "" if measures is None else f"measures=1-{measures}"
 
 
-def prepare_piano14(
-    out: str | Path = "data/piano14",
+def prepare_piano14(out: str | Path = "data/piano14", **options):
+    """Render the piano14 set (see :func:`prepare_set` for the options)."""
+    return prepare_set("piano14", out, **options)
+
+
+def prepare_melodies(out: str | Path = "data/melodies", **options):
+    """Render the melodies set (see :func:`prepare_set` for the options)."""
+    return prepare_set("melodies", out, **options)
+
+
+def prepare_set(
+    name: str,
+    out: str | Path,
     soundfont: str = "musescore",
     jobs: int = 1,
     pieces: str | list[str] | None = None,
@@ -118,16 +146,20 @@ def prepare_piano14(
     fluidsynth: str = "fluidsynth",
     show_progress: bool = True,
 ) -> tuple[dict[str, dict[str, str]], dict[str, str]]:
-    """Render the selected pieces into ``out``; returns (manifest rows, failures by id).
+    """Render the selected pieces of set ``name`` into ``out``; returns (rows, failures by id).
 
     Raises:
         RenderError: FluidSynth or the soundfont is missing (checked before any work).
-        ValueError: an unknown piece id.
+        ValueError: an unknown set or piece id.
     """
+    if name not in SETS:
+        raise ValueError(f"unknown data set {name!r}; choose one of {', '.join(SETS)}")
+    table_of, select = SETS[name]
     out = Path(out)
     synth = Synth(resolve_soundfont(soundfont), fluidsynth)
     check_synth(synth)
     chosen = select(pieces)
+    table = table_of()
     final, partial = out / "manifest.csv", out / "manifest.partial.csv"
     rows = {**read_manifest(final), **read_manifest(partial)}
     excerpt = _excerpt(measures)
@@ -152,7 +184,7 @@ def prepare_piano14(
                 console.print(f"[red]failed[/red] {piece.piece_id}: {failures[piece.piece_id]}")
             else:
                 rows[piece.piece_id] = row
-                write_manifest(partial, rows)  # resumable: finished pieces survive a kill
+                write_manifest(partial, rows, table)  # resumable: finished pieces survive a kill
             bar.advance(task)
 
         if jobs <= 1:
@@ -168,7 +200,7 @@ def prepare_piano14(
                     err = fut.exception()
                     record(futures[fut], None if err else fut.result(), err)
     rows = {k: r for k, r in rows.items() if (out / r["split"] / f"{k}.wav").is_file()}
-    write_manifest(final, rows)
+    write_manifest(final, rows, table)
     partial.unlink(missing_ok=True)
     return rows, failures
 
@@ -201,18 +233,19 @@ def _positive_int(opts: dict[str, str], key: str) -> int | None:
     return int(opts[key])
 
 
-def run_piano14(args: list[str]) -> int:
-    opts = parse_options(args, PIANO14_OPTIONS)
+def run_render(name: str, args: list[str]) -> int:
+    opts = parse_options(args, RENDER_OPTIONS)
+    out = opts.get("out", f"data/{name}")
     start = time.perf_counter()
-    rows, failures = prepare_piano14(
-        out=opts.get("out", "data/piano14"),
+    rows, failures = prepare_set(
+        name,
+        out,
         soundfont=opts.get("soundfont", "musescore"),
         jobs=_positive_int(opts, "jobs") or 1,
         pieces=opts.get("pieces"),
         measures=_positive_int(opts, "measures"),
         fluidsynth=opts.get("fluidsynth", "fluidsynth"),
     )
-    out = opts.get("out", "data/piano14")
     console.print(
         f"{summarise(rows)}; {time.perf_counter() - start:.0f} s; manifest {out}/manifest.csv",
         soft_wrap=True,
@@ -248,11 +281,11 @@ def run_folder(args: list[str]) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
-    if not argv or argv[0] in ("-h", "--help", "help") or argv[0] not in ("piano14", "folder"):
+    if not argv or argv[0] in ("-h", "--help", "help") or argv[0] not in (*SETS, "folder"):
         print(__doc__)
         return 0 if argv and argv[0] in ("-h", "--help", "help") else 2
     try:
-        return run_piano14(argv[1:]) if argv[0] == "piano14" else run_folder(argv[1:])
+        return run_folder(argv[1:]) if argv[0] == "folder" else run_render(argv[0], argv[1:])
     except (RenderError, AudioError, ValueError) as err:
         console.print(f"error: {err}", highlight=False, soft_wrap=True)
         return 2

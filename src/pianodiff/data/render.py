@@ -1,6 +1,6 @@
 """Score -> piano audio: music21 -> MIDI (fixed up with mido) -> FluidSynth -> training format.
 
-Each step fixes a pitfall found while building the piano14 set (see DESIGN.md, "Data"):
+Each step fixes a pitfall found while building the piano14 set (docs/data.md):
 
 - transposing parts are converted to sounding pitch *before* their instruments are replaced,
   or a clarinet part would sound a tone off;
@@ -8,7 +8,10 @@ Each step fixes a pitfall found while building the piano14 set (see DESIGN.md, "
 - every part gets its own MIDI channel, never channel 10 (GM drums): two parts on one channel
   playing the same pitch cut each other's notes off;
 - repeats are expanded; when a score's repeat signs are broken the signs are stripped;
-- a score with no numeric tempo plays at 120 bpm unless the caller gives a tempo.
+- a score with no numeric tempo plays at 120 bpm unless the caller gives a tempo;
+- an element that sits in two places (music21's ABC reader does this with some time
+  signatures) gets a copy in the second, or the MIDI writer refuses the score;
+- a monophonic piece (the melodies set) keeps only its top line (:func:`to_melody`).
 
 The audio is then made mono, 22050 Hz, trimmed of leading/trailing silence (-60 dB below
 the peak), normalised to a -1 dBFS peak and written as 16-bit PCM with no dither, so a
@@ -17,6 +20,7 @@ rebuild gives byte-identical files.
 
 from __future__ import annotations
 
+import copy
 import shutil
 import subprocess
 import tempfile
@@ -76,15 +80,20 @@ def check_synth(synth: Synth) -> str:
 def load_score(corpus_path: str, measures: int | None = None):
     """Parse a music21 corpus path (or a score file) into a piano-ready Score.
 
-    ``measures`` keeps only the first N bars (for quick tests).
+    ``path#N`` picks tune ``X: N`` of an ABC collection. ``measures`` keeps only the first
+    N bars (for quick tests).
     """
     from music21 import corpus
 
-    path = Path(corpus_path)
+    name, _, number = corpus_path.partition("#")
+    path = Path(name)
     try:
         with warnings.catch_warnings():  # music21 warns about every overfull bar it repairs
             warnings.simplefilter("ignore")
-            score = corpus.parse(str(path)) if not path.is_file() else _parse_file(path)
+            if path.is_file():
+                score = _parse_file(path, int(number) if number else None)
+            else:
+                score = corpus.parse(name, number=int(number) if number else None)
     except Exception as err:  # music21 raises many types for unknown or broken scores
         raise RenderError(
             f"cannot parse score {corpus_path!r} ({err.__class__.__name__}: {err}); "
@@ -95,16 +104,42 @@ def load_score(corpus_path: str, measures: int | None = None):
     return score
 
 
-def _parse_file(path: Path):
+def _parse_file(path: Path, number: int | None = None):
     from music21 import converter
 
-    return converter.parse(str(path))
+    return converter.parse(str(path), number=number)
+
+
+def to_melody(score):
+    """Keep one line: the first part, its first voice, the top note of every chord.
+
+    Chord symbols (lead-sheet harmony) are dropped. Used for the melodies set, whose
+    fiddle tunes hold an occasional double stop; returns the same Score, changed.
+    """
+    from music21 import chord, harmony, note, stream
+
+    for part in list(score.parts)[1:]:
+        score.remove(part)
+    for measure in score.recurse().getElementsByClass(stream.Measure):
+        for voice in list(measure.voices)[1:]:
+            measure.remove(voice)
+    for symbol in list(score.recurse().getElementsByClass(harmony.ChordSymbol)):
+        symbol.activeSite.remove(symbol)
+    for ch in list(score.recurse().getElementsByClass(chord.Chord)):
+        top = note.Note(max(ch.pitches), duration=ch.duration)
+        top.tie = ch.tie
+        ch.activeSite.replace(ch, top)
+    return score
 
 
 def prepare_score(score, bpm: float | None = None):
-    """Apply the piano14 fixes to a music21 Score (returns a new Score)."""
+    """Apply the piano14 fixes to a music21 Score (returns a new Score).
+
+    The input's shared elements, if any, are first given copies (in place).
+    """
     from music21 import instrument, note, stream, tempo
 
+    _unshare(score)
     score = score.toSoundingPitch()  # before instruments change: it needs their transposition
     score = _expand_repeats(score)
     for part in list(score.parts):
@@ -118,6 +153,23 @@ def prepare_score(score, bpm: float | None = None):
         part.insert(0, instrument.Piano())
     _set_tempo(score, bpm, tempo, stream)
     return score
+
+
+def _unshare(score) -> None:
+    """Give every element one place of its own, in place.
+
+    music21's ABC reader sometimes puts one TimeSignature object into two bars (around a
+    pickup bar), and its MIDI writer then refuses the score; the later places get copies.
+    """
+    seen: set[int] = set()
+    for container in [score, *score.recurse(streamsOnly=True)]:
+        for el in list(container.elements):
+            if el.isStream:
+                continue
+            if id(el) in seen:
+                container.replace(el, copy.deepcopy(el))
+            else:
+                seen.add(id(el))
 
 
 def _expand_repeats(score):
@@ -216,13 +268,16 @@ def render_piece(
     bpm: float | None = None,
     measures: int | None = None,
     max_seconds: float | None = None,
+    monophonic: bool = False,
 ) -> float:
     """Render one score to a training-format WAV at ``out_path``; returns its seconds.
 
-    The output is written atomically: a failure never leaves a partial file.
+    ``monophonic`` plays only its top line (:func:`to_melody`). The output is written
+    atomically: a failure never leaves a partial file.
     """
     check_synth(synth)
-    score = prepare_score(load_score(corpus_path, measures), bpm)
+    score = load_score(corpus_path, measures)
+    score = prepare_score(to_melody(score) if monophonic else score, bpm)
     with tempfile.TemporaryDirectory(prefix="pianodiff-render-") as tmp:
         midi_path, raw_path = Path(tmp) / "piece.mid", Path(tmp) / "piece.wav"
         score_to_midi(score, midi_path)

@@ -1,13 +1,16 @@
 """Evaluation metrics and the pieces of the ``python -m pianodiff.evaluate`` harness.
 
-One concept per module (definitions in docs/evaluation.md and DESIGN.md "Measuring"):
+One concept per module (definitions in docs/evaluation.md):
 
-    seam.py            the seam score (GEN engineer's; log-mel frame-to-frame change)
+    seam.py            the seam score (log-mel frame-to-frame change)
     natural.py         the seam statistic at random cut points of real audio, percentiles
     spectral.py        STFT power, log-spectral distance and SNR (gap filling)
     chroma.py          12-bin chroma and harmonic continuity across a point
     tonality.py        spectral flatness against a median envelope: notes vs shaped noise
     onsets.py          spectral-flux onset detection and onset rate
+    notes.py           basic-pitch's transcriber (ONNX, optional extra): note frames, notes/s
+    note_events.py     basic-pitch's note creation from its activations, in numpy
+    influence.py       prompt influence: same-seed continuations of two different prompts
     reference_loss.py  "predict zero" and Wiener-filter reference losses for ε-prediction
 
 This package imports nothing heavy on purpose: import the module you need.

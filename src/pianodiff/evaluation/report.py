@@ -11,22 +11,45 @@ import torch
 
 from pianodiff.audio import atomic_path
 
-SUMMARY_COLUMNS = [  # (column, header, row task it comes from)
-    ("lsd_db", "gap LSD dB", "gap"),
-    ("snr_db", "gap SNR dB", "gap"),
-    ("seam_score", "seam score", "seam"),
-    ("seam_percentile", "seam pct of natural", "seam"),
-    ("chroma_generated", "chroma across seam", "seam"),
-    ("chroma_real", "chroma real", "seam"),
-    ("known_snr_db", "known-region SNR dB", "extend"),
-    ("tonality", "tonality", "extend"),
-    ("tonality_real", "tonality real", "extend"),
-    ("onset_rate", "onsets/s", "extend"),
-    ("onset_rate_real", "onsets/s real", "extend"),
-    ("nfe", "NFE/window", "extend"),
-    ("net_audio_s_per_s", "net-audio-s per s", "extend"),
-    ("realtime_factor", "wall s per s", "extend"),
+NEW_AUDIO = ("extend", "unconditional")  # tasks whose rows measure generated audio
+SUMMARY_COLUMNS = [  # (column, header, row tasks it comes from)
+    ("lsd_db", "gap LSD dB", ("gap",)),
+    ("snr_db", "gap SNR dB", ("gap",)),
+    ("seam_score", "seam score", ("seam",)),
+    ("seam_percentile", "seam pct of natural", ("seam",)),
+    ("chroma_generated", "chroma across seam", ("seam",)),
+    ("chroma_real", "chroma real", ("seam",)),
+    ("known_snr_db", "known-region SNR dB", ("extend",)),
+    ("tonality", "tonality", NEW_AUDIO),
+    ("tonality_real", "tonality real", ("extend",)),
+    ("onset_rate", "onsets/s", NEW_AUDIO),
+    ("onset_rate_real", "onsets/s real", ("extend",)),
+    ("note_frames", "note frames", NEW_AUDIO),
+    ("note_frames_real", "note frames real", ("extend",)),
+    ("notes_per_s", "notes/s", NEW_AUDIO),
+    ("notes_per_s_real", "notes/s real", ("extend",)),
+    ("own_prompt_closer", "own-prompt chroma closer", ("influence",)),
+    ("nfe", "NFE/window", NEW_AUDIO),
+    ("net_audio_s_per_s", "net-audio-s per s", ("extend",)),
+    ("realtime_factor", "wall s per s", ("extend",)),
 ]
+CORRELATION_PREFIX = "corr_"  # influence rows: same-seed correlation per range after the cut
+
+
+def summary_columns(summary: dict) -> list[tuple[str, str]]:
+    """(column, header) of the summary's columns, in table order, present ones only."""
+    keys = {k for s in summary.values() for k in s}
+    fixed = [(c, h) for c, h, _ in SUMMARY_COLUMNS if c in keys]
+    corr = sorted(k for k in keys if k.startswith(CORRELATION_PREFIX))
+    # same-seed correlations go before the chroma share they belong with
+    at = next((i for i, (c, _) in enumerate(fixed) if c == "own_prompt_closer"), len(fixed))
+    named = [(k, "same-seed corr " + k[len(CORRELATION_PREFIX) :]) for k in corr]
+    return fixed[:at] + sorted(named, key=_range_start) + fixed[at:]
+
+
+def _range_start(item: tuple[str, str]) -> float:
+    lo = item[0][len(CORRELATION_PREFIX) :].split("-")[0].rstrip("s")
+    return float(lo)
 
 
 def write_csv(rows: list[dict], path: Path) -> Path:
@@ -52,9 +75,13 @@ def summarise(rows: list[dict]) -> dict[tuple[str, str], dict[str, float]]:
     groups: dict[tuple[str, str], dict[str, list]] = defaultdict(lambda: defaultdict(list))
     for row in rows:
         g = groups[(row["extender"], row["sampler"])]
-        for key, _, task in SUMMARY_COLUMNS:
-            if row["task"] == task and key in row:
+        for key, _, tasks in SUMMARY_COLUMNS:
+            if row["task"] in tasks and key in row:
                 g[key].append(row[key])
+        if row["task"] == "influence":
+            for key in row:
+                if key.startswith(CORRELATION_PREFIX):
+                    g[key].append(row[key])
         if row["task"] == "gap":
             g[f"gap{row['gap_ms']}_lsd"].append(row["lsd_db"])
             g[f"gap{row['gap_ms']}_snr"].append(row["snr_db"])
@@ -71,12 +98,12 @@ def _fmt(v: float) -> str:
 
 def markdown_table(summary: dict, natural: torch.Tensor, header: str = "") -> str:
     """The summary as markdown: one row per (extender, sampler), plus the gap table."""
-    present = [c for c in SUMMARY_COLUMNS if any(c[0] in s for s in summary.values())]
+    present = summary_columns(summary)
     lines = [header] if header else []
-    lines.append("| extender | sampler | " + " | ".join(h for _, h, _ in present) + " |")
+    lines.append("| extender | sampler | " + " | ".join(h for _, h in present) + " |")
     lines.append("|---|---|" + "---|" * len(present))
     for (ext, smp), s in summary.items():
-        cells = [_fmt(s.get(c, float("nan"))) for c, _, _ in present]
+        cells = [_fmt(s.get(c, float("nan"))) for c, _ in present]
         lines.append(f"| {ext} | {smp} | " + " | ".join(cells) + " |")
     gaps = sorted({int(k[3:-4]) for s in summary.values() for k in s if k.endswith("_lsd")})
     if gaps:

@@ -2,7 +2,9 @@
 
 Gap filling is one sampler call with a two-sided mask; a continuation is
 ``pianodiff.api.Generator.extend`` from the real audio before a cut, the very path
-``pianodiff.generate`` takes. Each returns flat rows of metrics (dicts) ready for a CSV.
+``pianodiff.generate`` takes; an unconditional sample is generate's base window; prompt
+influence compares the same-seed continuations of two different prompts. Each returns flat
+rows of metrics (dicts) ready for a CSV.
 """
 
 from __future__ import annotations
@@ -18,11 +20,14 @@ from pianodiff.diffusion.plan import SamplingPlan
 from pianodiff.diffusion.sampler import sample
 from pianodiff.evaluation.cases import ExtensionCase, GapCase
 from pianodiff.evaluation.chroma import continuity_at
+from pianodiff.evaluation.influence import influence_row
 from pianodiff.evaluation.natural import percentile_of, seam_scores_at
+from pianodiff.evaluation.notes import note_metrics
 from pianodiff.evaluation.onsets import onset_rate
 from pianodiff.evaluation.spectral import log_spectral_distance, snr_db
 from pianodiff.evaluation.tonality import tonality
 from pianodiff.inpaint.base import Denoiser, InpaintContext, Inpainter
+from pianodiff.inpaint.replacement import Replacement
 
 
 @dataclass
@@ -98,8 +103,11 @@ def run_extension_case(
     natural: torch.Tensor,
     candidates: int = 1,
     continuity_seconds: float = 2.0,
-) -> list[dict]:
-    """Continue real audio from a cut; one "extend" row plus one "seam" row per seam."""
+) -> tuple[list[dict], torch.Tensor]:
+    """Continue real audio from a cut; one "extend" row plus one "seam" row per seam.
+
+    Returns (rows, the new audio (T,) from the cut on).
+    """
     from pianodiff.generation.geometry import Geometry
 
     sr = setup.sample_rate
@@ -135,6 +143,8 @@ def run_extension_case(
             "tonality_real": tonality(case.truth, sr),
             "onset_rate": onset_rate(new, sr),
             "onset_rate_real": onset_rate(case.truth, sr),
+            **note_metrics(new, sr),
+            **note_metrics(case.truth, sr, suffix="_real"),
             "nfe": cost["nfe"],
             "net_audio_s_per_s": cost["network_audio_seconds_per_output_second"],
             "wall_s": wall,
@@ -156,4 +166,64 @@ def run_extension_case(
                 else float("nan"),
             }
         )
+    return rows, new
+
+
+@torch.no_grad()
+def run_unconditional_case(setup: Setup, seed: int, seconds: float) -> dict:
+    """``seconds`` from noise with an empty mask: generate's base window for ``seed``."""
+    sr = setup.sample_rate
+    mask = torch.zeros(1, round(seconds * sr), device=setup.device)
+    gen = torch.Generator(device=setup.device).manual_seed(seed)
+    ctx = InpaintContext(torch.zeros_like(mask), mask, setup.plan, gen)
+    before, start = setup.denoiser.nfe, time.perf_counter()
+    audio = sample(setup.denoiser, Replacement(), ctx)[0].float().cpu()
+    return {
+        "task": "unconditional",
+        "extender": "unconditional",
+        "sampler": setup.sampler,
+        "seed": seed,
+        "seconds": seconds,
+        "tonality": tonality(audio, sr),
+        "onset_rate": onset_rate(audio, sr),
+        **note_metrics(audio, sr),
+        "nfe": setup.denoiser.nfe - before,
+        "wall_s": time.perf_counter() - start,
+    }
+
+
+def run_influence(
+    setup: Setup,
+    cases: list[ExtensionCase],
+    continuations: list[torch.Tensor],
+    edges: list[float],
+) -> list[dict]:
+    """One "influence" row per pair of continuations of prompts from different files.
+
+    All continuations of one setup share its seed, so they started from the same noise.
+    """
+    rows = []
+    for i in range(len(cases)):
+        for j in range(i + 1, len(cases)):
+            a, b = cases[i], cases[j]
+            if a.file == b.file:
+                continue
+            rows.append(
+                {
+                    "task": "influence",
+                    **setup.labels(),
+                    "file": a.file,
+                    "file_b": b.file,
+                    "position_s": a.cut / setup.sample_rate,
+                    "position_b_s": b.cut / setup.sample_rate,
+                    **influence_row(
+                        continuations[i],
+                        continuations[j],
+                        a.ground,
+                        b.ground,
+                        edges,
+                        setup.sample_rate,
+                    ),
+                }
+            )
     return rows

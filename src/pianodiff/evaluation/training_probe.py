@@ -2,7 +2,8 @@
 
 Shared by ``scripts/training_report.py`` (one run) and ``scripts/lever_study.py`` (a study
 of runs), so that every figure in docs/training-on-cpu.md comes from the same crops, the
-same noise draws and the same sampler.
+same noise draws, the same sampler and the same sample measures (tonality, onset rate and,
+with the optional notes extra, the transcriber's note frames and notes per second).
 """
 
 from __future__ import annotations
@@ -16,7 +17,10 @@ from pianodiff.audio import read_audio
 from pianodiff.data.dataset import find_audio_files
 from pianodiff.diffusion.sampler import sample
 from pianodiff.diffusion.schedule import NoiseSchedule
+from pianodiff.evaluation.notes import note_metrics
+from pianodiff.evaluation.onsets import onset_rate
 from pianodiff.evaluation.reference_loss import held_out_draws, reference_losses
+from pianodiff.evaluation.tonality import tonality
 from pianodiff.inpaint import Denoiser, InpaintContext
 from pianodiff.inpaint.replacement import Replacement
 
@@ -77,3 +81,20 @@ def unconditional(net: torch.nn.Module, plan, seconds: float, seed: int) -> torc
     gen = torch.Generator().manual_seed(seed)
     ctx = InpaintContext(known=torch.zeros_like(mask), mask=mask, plan=plan, generator=gen)
     return sample(Denoiser(net), Replacement(), ctx)[0]
+
+
+def sample_measures(audio: torch.Tensor, sample_rate: int = SAMPLE_RATE) -> dict[str, float]:
+    """What a listener would notice in (T,) audio: ``tonality`` (≈ 0.56 noise, ≈ 0.03
+    piano), ``onset_rate`` (per s) and, when the notes extra is installed, ``note_frames``
+    and ``notes_per_s`` from the transcriber (without it one line says the measure is off)."""
+    return {
+        "tonality": tonality(audio, sample_rate),
+        "onset_rate": onset_rate(audio, sample_rate),
+        **note_metrics(audio, sample_rate),
+    }
+
+
+def mean_measures(rows: list[dict[str, float]]) -> dict[str, float]:
+    """Key-wise mean of ``sample_measures`` rows (keys present in every row)."""
+    keys = [k for k in rows[0] if all(k in r for r in rows)] if rows else []
+    return {k: sum(r[k] for r in rows) / len(rows) for k in keys}
