@@ -64,7 +64,7 @@ REFUSED = [
     (
         "train",
         ["data=folders"],
-        "(did you mean folder?); choose one of: folder, piano14, synthetic",
+        "(did you mean folder?); choose one of: folder, melodies, piano14",
     ),
     ("train", ["logger=wandbb"], "choose one of: csv, wandb"),
     ("train", ["trainer=gpuu"], "choose one of: cpu, ddp, default, gpu"),
