@@ -26,12 +26,13 @@ def tone(seconds: float, freqs=(220.0, 330.0), sr: int = SR, decay: float = 1.5)
     return (0.3 * wave / len(freqs)).astype(np.float32)
 
 
-@pytest.fixture(autouse=True)
-def _known_warnings():
-    """The package's own filters for library warnings that do not apply to it: pytest
-    restores the warning filters after collection and around each test, which drops the
-    ones ``pianodiff.known_warnings`` added at import."""
-    known_warnings.install()
+def pytest_configure(config):
+    """The package's own filters for library warnings that do not apply to it, as pytest
+    filters: pytest resets the warning filters around collection and every test phase
+    (fixtures included), which drops those ``pianodiff.known_warnings`` adds at import."""
+    for message in known_warnings.IGNORED_MESSAGES:
+        assert ":" not in message  # pytest's "action:message" syntax
+        config.addinivalue_line("filterwarnings", f"ignore:{message}")
 
 
 @pytest.fixture(autouse=True)

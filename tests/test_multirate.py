@@ -190,6 +190,7 @@ def test_cpu_time_budget_carries_over_a_resume(smoke_overrides):
                 "trainer.max_steps=50",
                 f"callbacks.cpu_time_limit.seconds={used}",
                 f"ckpt_path={first['run_dir']}",
+                "name=smoke_resumed",  # a run folder of its own (the run id is per process)
             )
         )
     )
