@@ -3,7 +3,10 @@
 Reading goes through soundfile (its wheel bundles libsndfile: WAV, FLAC, OGG, MP3, Opus);
 resampling and mel spectrograms use torchaudio's transforms. Writing is atomic: a temp file
 in the destination folder is renamed into place, so a failed run never leaves a half file
-or clobbers an existing one.
+or clobbers an existing one (``leftovers`` removes the temps of killed writers).
+
+``read_audio_range`` / ``read_audio_tail`` decode only the frames asked for (soundfile
+seeks), so conditioning on the last seconds of a long recording costs those seconds only.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ import torch
 import torchaudio.functional as AF
 
 from pianodiff import SAMPLE_RATE
+from pianodiff.leftovers import remove_stale, temp_suffix
 
 AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg", ".mp3", ".opus")
 
@@ -53,6 +57,84 @@ def read_audio(path: str | Path, sample_rate: int = SAMPLE_RATE) -> torch.Tensor
         raise AudioError(f"{path} contains NaN or infinite samples; re-export the file")
     mono = torch.from_numpy(np.ascontiguousarray(data.mean(axis=1)))
     return resample(mono, file_rate, sample_rate)
+
+
+# Samples at the file's rate read beyond a range's edges, so that the windowed-sinc
+# resampler sees real neighbours there; trimmed after resampling.
+_RESAMPLE_MARGIN = 64
+
+
+def read_audio_range(
+    path: str | Path,
+    start_seconds: float = 0.0,
+    stop_seconds: float | None = None,
+    sample_rate: int = SAMPLE_RATE,
+) -> torch.Tensor:
+    """The [start, stop) seconds of a sound file as mono float32 at ``sample_rate``.
+
+    Only those frames (plus a few for the resampler) are decoded: the file is opened and
+    seeked, never read whole. ``stop_seconds=None`` reads to the end; a range past the end
+    is cut to the file.
+
+    Returns:
+        waveform of shape (T,), float32, T = round((stop - start) · sample_rate).
+
+    Raises:
+        AudioError: missing, unreadable, empty, or non-finite audio.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise AudioError(f"audio file not found: {path} (check the path)")
+    try:
+        with sf.SoundFile(str(path)) as fh:
+            rate, frames = int(fh.samplerate), int(fh.frames)
+            first = min(frames, max(0, round(start_seconds * rate)))
+            last = frames if stop_seconds is None else min(frames, round(stop_seconds * rate))
+            last = max(first, last)
+            margin = 0 if rate == sample_rate else _RESAMPLE_MARGIN
+            lo, hi = max(0, first - margin), min(frames, last + margin)
+            if fh.seekable():
+                fh.seek(lo)
+            else:  # a stream without seeking: skip what comes before the range
+                fh.read(lo, dtype="float32", always_2d=True)
+            data = fh.read(hi - lo, dtype="float32", always_2d=True)
+    except Exception as err:  # soundfile raises several types for unreadable input
+        raise AudioError(
+            f"cannot read {path} as audio ({err.__class__.__name__}); "
+            f"use one of {', '.join(AUDIO_EXTENSIONS)}"
+        ) from err
+    if frames == 0 or data.shape[0] == 0:
+        raise AudioError(f"{path} holds no samples; give a non-empty recording")
+    if not np.isfinite(data).all():
+        raise AudioError(f"{path} contains NaN or infinite samples; re-export the file")
+    mono = torch.from_numpy(np.ascontiguousarray(data.mean(axis=1)))
+    if rate == sample_rate:
+        return mono
+    out = resample(mono, rate, sample_rate)
+    head = round((first - lo) * sample_rate / rate)
+    length = round((last - first) * sample_rate / rate)
+    return out[head : head + length].contiguous()
+
+
+def read_audio_tail(
+    path: str | Path, seconds: float, sample_rate: int = SAMPLE_RATE
+) -> torch.Tensor:
+    """The last ``seconds`` of a sound file (all of it when shorter), mono float32 (T,) at
+    ``sample_rate``; decodes only that tail (``read_audio_range``)."""
+    _, duration = _info(path)
+    return read_audio_range(path, max(0.0, duration - seconds), None, sample_rate)
+
+
+def _info(path: str | Path) -> tuple[int, float]:
+    if not Path(path).is_file():
+        raise AudioError(f"audio file not found: {path} (check the path)")
+    try:
+        return audio_info(path)
+    except Exception as err:
+        raise AudioError(
+            f"cannot read {path} as audio ({err.__class__.__name__}); "
+            f"use one of {', '.join(AUDIO_EXTENSIONS)}"
+        ) from err
 
 
 def resample(waveform: torch.Tensor, from_rate: int, to_rate: int) -> torch.Tensor:
@@ -103,7 +185,8 @@ def write_audio(
 class atomic_path:
     """Context manager yielding a temp path beside ``path``; renamed onto it on success.
 
-    On an exception the temp file is removed and ``path`` is left untouched.
+    On an exception (Ctrl-C included) the temp file is removed and ``path`` is left
+    untouched; a temp left by ``kill -9`` is removed by the next write to ``path``.
     """
 
     def __init__(self, path: str | Path):
@@ -111,8 +194,9 @@ class atomic_path:
 
     def __enter__(self) -> Path:
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        remove_stale(self.path)  # temps of an earlier write that was killed
         fd, tmp = tempfile.mkstemp(
-            prefix=f".{self.path.name}.", suffix=".tmp", dir=str(self.path.parent)
+            prefix=f".{self.path.name}.", suffix=temp_suffix(), dir=str(self.path.parent)
         )
         os.close(fd)
         # mkstemp creates 0600; give the final file the permissions a plain open() would.

@@ -22,6 +22,8 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from pianodiff.allocator import tune_allocator
 from pianodiff.api import Generator
+from pianodiff.audio import AudioError
+from pianodiff.checkpoint import CheckpointError
 from pianodiff.evaluation.cases import extension_cases, gap_cases, load_held_out
 from pianodiff.evaluation.models import EvaluationError, load_model
 from pianodiff.evaluation.natural import natural_seam_distribution
@@ -30,6 +32,7 @@ from pianodiff.evaluation.run_cases import Setup, run_extension_case, run_gap_ca
 from pianodiff.generation.configs import build_extender, build_plan
 from pianodiff.generation.device import pick_device
 from pianodiff.generation.errors import GenerationError
+from pianodiff.leftovers import exit_on_sigterm, hydra_run_folder
 
 
 def evaluate(cfg: DictConfig, run_dir: Path) -> tuple[list[dict], str]:
@@ -127,10 +130,14 @@ def evaluate(cfg: DictConfig, run_dir: Path) -> tuple[list[dict], str]:
 def main(cfg: DictConfig) -> None:
     tune_allocator()
     run_dir = Path(HydraConfig.get().runtime.output_dir)
+    folder = hydra_run_folder()  # a refused request leaves no run folder behind
     start = time.perf_counter()
     try:
-        _, table = evaluate(cfg, run_dir)
-    except (EvaluationError, GenerationError) as err:
+        with exit_on_sigterm():
+            _, table = evaluate(cfg, run_dir)
+    except (EvaluationError, GenerationError, AudioError, CheckpointError) as err:
+        if folder is not None:
+            folder.discard()
         print(f"error: {err}", file=sys.stderr)
         sys.exit(2)
     print(table)
