@@ -202,7 +202,10 @@ def load_export(directory: str | Path, device: str | torch.device = "cpu") -> Lo
     try:
         config = OmegaConf.load(cfg_file)
     except Exception as err:
-        raise CheckpointError(f"{cfg_file} is not readable YAML: {_first_line(err)}") from err
+        raise CheckpointError(
+            f"{cfg_file} is not readable YAML ({_yaml_problem(err)}); refused, nothing was run "
+            "(only plain YAML values are read: no tags, no code)"
+        ) from err
     if not isinstance(config, DictConfig):
         raise CheckpointError(f"{cfg_file} holds no model/diffusion mapping; not an export")
     model_cfg, diffusion_cfg = plain_sections(config, str(cfg_file))  # refuses before building
@@ -231,6 +234,12 @@ def load_export(directory: str | Path, device: str | torch.device = "cpu") -> Lo
         raise CheckpointError(f"{weights} does not fit {cfg_file}: {first}") from err
     net.eval().requires_grad_(False).to(device)
     return LoadedModel(net=net, schedule=schedule, config=config, path=directory)
+
+
+def _yaml_problem(err: BaseException) -> str:
+    mark = getattr(err, "problem_mark", None)
+    problem = getattr(err, "problem", None) or _first_line(err)
+    return f"line {mark.line + 1}: {problem}" if mark is not None else problem
 
 
 def _first_line(err: BaseException) -> str:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import pickle
 import platform
+import re
 import time
 from pathlib import Path
 from typing import Any
@@ -61,7 +62,7 @@ def load_training_checkpoint(path: str | Path) -> dict[str, Any]:
         if "weights only" not in str(err).lower():
             raise CheckpointError(f"{path} is corrupt or not a PyTorch checkpoint") from err
         raise CheckpointError(
-            f"{path} would run code when loaded ({_unsafe_globals(path)}); refused, nothing "
+            f"{path} would run code when loaded ({_unsafe_globals(path, err)}); refused, nothing "
             "was run: load only checkpoints written by pianodiff.train, or share an export "
             "folder (safetensors)"
         ) from None
@@ -79,12 +80,12 @@ def load_training_checkpoint(path: str | Path) -> dict[str, Any]:
     return ckpt
 
 
-def _unsafe_globals(path: Path) -> str:
+def _unsafe_globals(path: Path, err: Exception) -> str:
     """The globals a refused pickle names (read by scanning it, never by running it)."""
     try:
         names = torch.serialization.get_unsafe_globals_in_checkpoint(path)
-    except Exception:
-        names = []
+    except Exception:  # not a zip checkpoint: the unpickler's message names the first one
+        names = re.findall(r"GLOBAL ([\w.]+)", str(err))[:1]
     return "it names " + ", ".join(names[:3]) if names else "it is not weights-only"
 
 

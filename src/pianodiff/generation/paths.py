@@ -30,7 +30,8 @@ def resolve_checkpoint(path: str | os.PathLike | None) -> Path:
     """The export folder to load: ``path`` if given, else the bundled piano14-small model."""
     if path is not None:
         folder = Path(path).expanduser()
-        if not folder.exists():
+        interrupted = folder.with_name(f".{folder.name}.old").is_dir()  # load_export says so
+        if not folder.exists() and not interrupted:
             raise GenerationError(
                 f"checkpoint not found: {folder} (pass checkpoint=<export folder>)"
             )
