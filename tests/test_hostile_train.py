@@ -133,8 +133,10 @@ CASES = [
     ),
     (
         "optimizer of an older checkpoint",
-        lambda tmp, src: edited_checkpoint(_drop_optimizer_name)(tmp, src)
-        + ["module.optimizer._target_=torch.optim.SGD"],
+        lambda tmp, src: (
+            edited_checkpoint(_drop_optimizer_name)(tmp, src)
+            + ["module.optimizer._target_=torch.optim.SGD"]
+        ),
         ["does not fit torch.optim.sgd.SGD", "betas"],
     ),
     ("ckpt_path missing", overrides("ckpt_path={tmp}/nope.ckpt"), ["checkpoint not found"]),
@@ -179,7 +181,9 @@ def test_refused_with_one_line_and_no_run_folder(
         monkeypatch.syspath_prepend(str(export))  # makes the import_side_effect case live
     source_bytes = source["ckpt"].read_bytes()
     outputs = tmp_path / "outputs"
-    data = [] if any(a.startswith("data.root=") for a in extra) else [f"data.root={source['audio']}"]
+    data = (
+        [] if any(a.startswith("data.root=") for a in extra) else [f"data.root={source['audio']}"]
+    )
     args = [*BASE, *data, f"paths.output_dir={outputs}", *extra]
     capsys.readouterr()
     assert run_main(args, monkeypatch) == 1

@@ -3,7 +3,7 @@
 Reading goes through soundfile (its wheel bundles libsndfile: WAV, FLAC, OGG, MP3, Opus);
 resampling and mel spectrograms use torchaudio's transforms. Writing is atomic: a temp file
 in the destination folder is renamed into place, so a failed run never leaves a half file
-or clobbers an existing one (``leftovers`` removes the temps of killed writers).
+or clobbers an existing one (``leftovers.atomic_path``; it also removes the temps of killed writers).
 
 ``read_audio_range`` / ``read_audio_tail`` decode only the frames asked for (soundfile
 seeks), so conditioning on the last seconds of a long recording costs those seconds only.
@@ -11,8 +11,6 @@ seeks), so conditioning on the last seconds of a long recording costs those seco
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -21,7 +19,7 @@ import torch
 import torchaudio.functional as AF
 
 from pianodiff import SAMPLE_RATE
-from pianodiff.leftovers import remove_stale, temp_suffix
+from pianodiff.leftovers import atomic_path  # the atomic write every writer here uses
 
 AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg", ".mp3", ".opus")
 
@@ -80,7 +78,7 @@ def read_audio_range(
         waveform of shape (T,), float32, T = round((stop - start) · sample_rate).
 
     Raises:
-        AudioError: missing, unreadable, empty, or non-finite audio.
+        AudioError: missing, unreadable, empty (no frames at all), or non-finite audio.
     """
     path = Path(path)
     if not path.is_file():
@@ -103,7 +101,7 @@ def read_audio_range(
             f"cannot read {path} as audio ({err.__class__.__name__}); "
             f"use one of {', '.join(AUDIO_EXTENSIONS)}"
         ) from err
-    if frames == 0 or data.shape[0] == 0:
+    if frames == 0:
         raise AudioError(f"{path} holds no samples; give a non-empty recording")
     if not np.isfinite(data).all():
         raise AudioError(f"{path} contains NaN or infinite samples; re-export the file")
@@ -180,37 +178,6 @@ def write_audio(
     with atomic_path(path) as tmp:
         sf.write(str(tmp), data, sample_rate, subtype=subtype, format=fmt)
     return path
-
-
-class atomic_path:
-    """Context manager yielding a temp path beside ``path``; renamed onto it on success.
-
-    On an exception (Ctrl-C included) the temp file is removed and ``path`` is left
-    untouched; a temp left by ``kill -9`` is removed by the next write to ``path``.
-    """
-
-    def __init__(self, path: str | Path):
-        self.path = Path(path)
-
-    def __enter__(self) -> Path:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        remove_stale(self.path)  # temps of an earlier write that was killed
-        fd, tmp = tempfile.mkstemp(
-            prefix=f".{self.path.name}.", suffix=temp_suffix(), dir=str(self.path.parent)
-        )
-        os.close(fd)
-        # mkstemp creates 0600; give the final file the permissions a plain open() would.
-        mask = os.umask(0)
-        os.umask(mask)
-        os.chmod(tmp, 0o666 & ~mask)
-        self.tmp = Path(tmp)
-        return self.tmp
-
-    def __exit__(self, exc_type, exc, tb) -> None:
-        if exc_type is None:
-            os.replace(self.tmp, self.path)
-        else:
-            self.tmp.unlink(missing_ok=True)
 
 
 def log_mel(

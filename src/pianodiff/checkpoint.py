@@ -76,12 +76,6 @@ def check_targets(section: str, node: Any, allowed: frozenset[str], source: str 
         return
     if not isinstance(node, dict):
         return
-    for key in node:
-        if isinstance(key, str) and key.startswith("_") and key.endswith("_") and key != "_target_":
-            raise CheckpointError(
-                f"{where}{section}.{key} is not allowed in a checkpoint config "
-                f"(only _target_ and plain values); refused, nothing was run ({fix})"
-            )
     if "_target_" in node:
         target = node["_target_"]
         if not isinstance(target, str) or target not in allowed:
@@ -89,6 +83,12 @@ def check_targets(section: str, node: Any, allowed: frozenset[str], source: str 
             raise CheckpointError(
                 f"{where}{section}._target_ = {target!r} is not one of pianodiff's own "
                 f"classes ({names}); refused, nothing was run ({fix})"
+            )
+    for key in node:
+        if isinstance(key, str) and key.startswith("_") and key.endswith("_") and key != "_target_":
+            raise CheckpointError(
+                f"{where}{section}.{key} is not allowed in a checkpoint config "
+                f"(only _target_ and plain values); refused, nothing was run ({fix})"
             )
     for key, value in node.items():
         if key != "_target_":
@@ -149,7 +149,6 @@ def export_model(
 ) -> Path:
     """Write ``directory`` atomically (a temp folder beside it, then rename)."""
     directory = Path(directory)
-    directory.parent.mkdir(parents=True, exist_ok=True)
     config = OmegaConf.create(
         {
             "model": OmegaConf.to_container(OmegaConf.create(model_config), resolve=True),
@@ -158,6 +157,7 @@ def export_model(
         }
     )
     plain_sections(config, str(directory))  # never write an export that loading would refuse
+    directory.parent.mkdir(parents=True, exist_ok=True)
     old = directory.with_name(f".{directory.name}.old")
     if not directory.exists() and old.is_dir():
         os.replace(old, directory)  # an export killed between its two renames: restore

@@ -1,8 +1,9 @@
 """Leave nothing behind: temp files of killed writes, run folders of rejected runs.
 
 Every file pianodiff writes goes to a hidden temp beside its destination and is renamed
-into place (``audio.atomic_path``, ``checkpoint.export_model``, ``checkpoint_io``). The
-temp's name carries the writer's host and process id (``.out.wav.x1y2.pid123-host.tmp``):
+into place (``atomic_path`` here, used by audio, sidecars, figures and ``.ckpt`` files;
+``checkpoint.export_model`` for export folders). The temp's name carries the writer's host
+and process id (``.out.wav.x1y2.pid123-host.tmp``):
 
 * an exception or Ctrl-C removes the temp on the way out; SIGTERM is turned into an exit
   that does the same (``exit_on_sigterm``);
@@ -22,6 +23,7 @@ import re
 import shutil
 import signal
 import socket
+import tempfile
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -143,6 +145,37 @@ class RunFolder:
             folder = folder.parent
             if folder == self.stop_at or self.stop_at not in folder.parents:
                 return
+
+
+class atomic_path:
+    """Context manager yielding a temp path beside ``path``; renamed onto it on success.
+
+    On an exception (Ctrl-C included) the temp file is removed and ``path`` is left
+    untouched; a temp left by ``kill -9`` is removed by the next write to ``path``.
+    """
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+
+    def __enter__(self) -> Path:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        remove_stale(self.path)  # temps of an earlier write that was killed
+        fd, tmp = tempfile.mkstemp(
+            prefix=f".{self.path.name}.", suffix=temp_suffix(), dir=str(self.path.parent)
+        )
+        os.close(fd)
+        # mkstemp creates 0600; give the final file the permissions a plain open() would.
+        mask = os.umask(0)
+        os.umask(mask)
+        os.chmod(tmp, 0o666 & ~mask)
+        self.tmp = Path(tmp)
+        return self.tmp
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if exc_type is None:
+            os.replace(self.tmp, self.path)
+        else:
+            self.tmp.unlink(missing_ok=True)
 
 
 def hydra_run_folder() -> RunFolder | None:
