@@ -54,6 +54,12 @@ CASES = [
         ["no audio files", "data_dir="],
     ),
     (
+        "wandb.enabled=no",
+        ["checkpoint={ckpt}", "wandb.enabled=no"],
+        ["wandb.enabled must be true or false"],
+    ),
+    ("bf16=off", ["checkpoint={ckpt}", "bf16=off"], ["bf16 must be true or false"]),
+    (
         "unknown extender",
         ["checkpoint={ckpt}", "extenders=[nosuch]"],
         ["unknown extender 'nosuch'", "choose one of"],

@@ -108,6 +108,15 @@ def checkpoint_dir(kind: str) -> Callable[[Path], list[str]]:
                 (folder / "config.yaml").write_text("- 1\n- 2\n")
             elif kind == "other_architecture":
                 save_file(DiffWave(3, 8, 2).state_dict(), folder / "model.safetensors")
+            elif kind in ("env_in_model", "env_in_meta", "meta_sample_rate"):
+                text = (folder / "config.yaml").read_text()
+                if kind == "env_in_model":  # resolving would read the environment
+                    text = text.replace("dilation_cycle: 2", "dilation_cycle: ${oc.env:HOME}")
+                elif kind == "env_in_meta":
+                    text += "  notes: ${oc.env:HOME}\n"
+                else:
+                    text = text.replace("sample_rate: 22050", "sample_rate: fast")
+                (folder / "config.yaml").write_text(text)
         return [f"checkpoint={folder}"]
 
     return make
@@ -224,6 +233,24 @@ CASES: list[tuple[str, Callable[[Path], list[str]], list[str], list[str]]] = [
         checkpoint_dir("yaml_list"),
         [OUT],
         ["holds no model/diffusion mapping"],
+    ),
+    (
+        "checkpoint env interpolation in model",
+        checkpoint_dir("env_in_model"),
+        [OUT],
+        ["model.dilation_cycle = '${oc.env:HOME}' is an interpolation", "nothing was resolved"],
+    ),
+    (
+        "checkpoint env interpolation in meta",
+        checkpoint_dir("env_in_meta"),
+        [OUT],
+        ["meta.notes = '${oc.env:HOME}' is an interpolation", "nothing was resolved"],
+    ),
+    (
+        "checkpoint meta sample rate",
+        checkpoint_dir("meta_sample_rate"),
+        [OUT],
+        ["meta.sample_rate must be a whole number of Hz", "'fast'"],
     ),
     (
         "checkpoint other architecture",

@@ -3,7 +3,8 @@
 Reading goes through soundfile (its wheel bundles libsndfile: WAV, FLAC, OGG, MP3, Opus);
 resampling and mel spectrograms use torchaudio's transforms. Writing is atomic: a temp file
 in the destination folder is renamed into place, so a failed run never leaves a half file
-or clobbers an existing one (``leftovers.atomic_path``; it also removes the temps of killed writers).
+or clobbers an existing one (``leftovers.atomic_path``, which also removes the temps of
+killed writers).
 
 ``read_audio_range`` / ``read_audio_tail`` decode only the frames asked for (soundfile
 seeks), so conditioning on the last seconds of a long recording costs those seconds only.

@@ -31,6 +31,7 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 from safetensors.torch import load_file, save_file
 
+from pianodiff import SAMPLE_RATE
 from pianodiff.diffusion.schedule import NoiseSchedule
 from pianodiff.leftovers import remove_stale, temp_suffix
 
@@ -95,14 +96,43 @@ def check_targets(section: str, node: Any, allowed: frozenset[str], source: str 
             check_targets(f"{section}.{key}", value, NETWORK_TARGETS | SCHEDULE_TARGETS, source)
 
 
-def plain_sections(config: DictConfig | dict, source: str = "") -> tuple[dict, dict]:
+def check_no_interpolation(node: Any, section: str, source: str = "") -> None:
+    """Refuse a ``${...}`` anywhere in ``node`` (plain, unresolved): resolving one from a
+    file would read the environment (``oc.env``) into the model or its card. Exports and
+    training checkpoints hold resolved values only."""
+    if isinstance(node, dict):
+        for key, value in node.items():
+            check_no_interpolation(value, f"{section}.{key}", source)
+    elif isinstance(node, list):
+        for i, value in enumerate(node):
+            check_no_interpolation(value, f"{section}[{i}]", source)
+    elif isinstance(node, str) and "${" in node:
+        where = f"{source}: " if source else ""
+        raise CheckpointError(
+            f"{where}{section} = {node!r} is an interpolation; refused, nothing was resolved "
+            "(a checkpoint holds plain values: use one written by pianodiff)"
+        )
+
+
+def plain_sections(
+    config: DictConfig | dict, source: str = "", trusted: bool = False
+) -> tuple[dict, dict]:
     """The resolved ``model`` and ``diffusion`` sections of ``config`` as plain dicts,
-    their targets checked (``check_targets``) before anything is built."""
+    their targets checked (``check_targets``) before anything is built.
+
+    ``trusted=False`` (a file from anyone): an interpolation is refused instead of resolved.
+    ``trusted=True`` is for configs composed from the shipped YAML (``${diffusion}``)."""
     where = f"{source}: " if source else ""
     try:
         root = OmegaConf.create(config) if not isinstance(config, DictConfig) else config
+        if not trusted:
+            for name in ("model", "diffusion"):
+                raw = OmegaConf.to_container(root[name], resolve=False)
+                check_no_interpolation(raw, name, source)
         model = OmegaConf.to_container(root.model, resolve=True)
         diffusion = OmegaConf.to_container(root.diffusion, resolve=True)
+    except CheckpointError:
+        raise
     except Exception as err:
         first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
         raise CheckpointError(f"{where}no readable model/diffusion config ({first})") from err
@@ -116,12 +146,14 @@ def plain_sections(config: DictConfig | dict, source: str = "") -> tuple[dict, d
 
 def build_network(model: dict, source: str = "") -> torch.nn.Module:
     """The network of a checked, plain model section (``plain_sections``)."""
+    check_no_interpolation(model, "model", source)
     check_targets("model", model, NETWORK_TARGETS, source)
     return instantiate(model)
 
 
 def build_schedule(diffusion: dict, source: str = "") -> NoiseSchedule:
     """The noise schedule of a checked, plain diffusion section (``plain_sections``)."""
+    check_no_interpolation(diffusion, "diffusion", source)
     check_targets("diffusion", diffusion, SCHEDULE_TARGETS, source)
     return instantiate(diffusion)
 
@@ -137,7 +169,7 @@ class LoadedModel:
 
     @property
     def sample_rate(self) -> int:
-        return int(self.config.get("meta", {}).get("sample_rate", 22050))
+        return int(self.config.get("meta", {}).get("sample_rate", SAMPLE_RATE))
 
 
 def export_model(
@@ -156,7 +188,7 @@ def export_model(
             "meta": meta or {},
         }
     )
-    plain_sections(config, str(directory))  # never write an export that loading would refuse
+    plain_sections(config, str(directory), trusted=True)  # never write one loading refuses
     directory.parent.mkdir(parents=True, exist_ok=True)
     old = directory.with_name(f".{directory.name}.old")
     if not directory.exists() and old.is_dir():
@@ -209,6 +241,7 @@ def load_export(directory: str | Path, device: str | torch.device = "cpu") -> Lo
     if not isinstance(config, DictConfig):
         raise CheckpointError(f"{cfg_file} holds no model/diffusion mapping; not an export")
     model_cfg, diffusion_cfg = plain_sections(config, str(cfg_file))  # refuses before building
+    _check_meta(OmegaConf.to_container(config.get("meta") or {}, resolve=False), str(cfg_file))
     try:
         schedule = build_schedule(diffusion_cfg, str(cfg_file))
         net = build_network(model_cfg, str(cfg_file))
@@ -234,6 +267,18 @@ def load_export(directory: str | Path, device: str | torch.device = "cpu") -> Lo
         raise CheckpointError(f"{weights} does not fit {cfg_file}: {first}") from err
     net.eval().requires_grad_(False).to(device)
     return LoadedModel(net=net, schedule=schedule, config=config, path=directory)
+
+
+def _check_meta(meta: Any, source: str) -> None:
+    if not isinstance(meta, dict):
+        raise CheckpointError(f"{source}: meta must be a mapping, got {type(meta).__name__}")
+    check_no_interpolation(meta, "meta", source)
+    rate = meta.get("sample_rate", SAMPLE_RATE)
+    if isinstance(rate, bool) or not isinstance(rate, int) or rate <= 0:
+        raise CheckpointError(
+            f"{source}: meta.sample_rate must be a whole number of Hz, got {rate!r}; "
+            "use an export written by pianodiff"
+        )
 
 
 def _yaml_problem(err: BaseException) -> str:

@@ -32,11 +32,14 @@ from pianodiff.evaluation.run_cases import Setup, run_extension_case, run_gap_ca
 from pianodiff.generation.configs import build_extender, build_plan
 from pianodiff.generation.device import pick_device
 from pianodiff.generation.errors import GenerationError
+from pianodiff.generation.values import check_flag
 from pianodiff.leftovers import exit_on_sigterm, hydra_run_folder
 
 
 def evaluate(cfg: DictConfig, run_dir: Path) -> tuple[list[dict], str]:
     """Run every case for every (extender, sampler); write outputs to ``run_dir``."""
+    for name in ("bf16", "compile", "gap.enabled", "extension.enabled", "wandb.enabled"):
+        check_flag(name, OmegaConf.select(cfg, name))  # "no" must not read as true
     device = pick_device(cfg.device)
     model = load_model(cfg.checkpoint, device, cfg.seed)
     runner = Generator(model, device, bf16=cfg.bf16, compile=cfg.compile)

@@ -21,7 +21,12 @@ import torch
 from lightning.pytorch.utilities import rank_zero_only
 
 from pianodiff import SAMPLE_RATE
-from pianodiff.checkpoint import CheckpointError, export_model, plain_sections
+from pianodiff.checkpoint import (
+    CheckpointError,
+    check_no_interpolation,
+    export_model,
+    plain_sections,
+)
 from pianodiff.lit_module import CONFIG_KEY
 
 EMA_PREFIX = "ema.net."
@@ -105,6 +110,7 @@ def export_checkpoint(
     cfg = ckpt[CONFIG_KEY]
     plain_sections(cfg, str(ckpt_path))  # never write an export that loading would refuse
     saved_meta = dict(cfg.get("meta") or {})
+    check_no_interpolation(saved_meta, "meta", str(ckpt_path))
     saved_meta.update(
         {
             "sample_rate": SAMPLE_RATE,

@@ -20,6 +20,7 @@ from pianodiff.checkpoint import (
     LoadedModel,
     build_network,
     build_schedule,
+    check_no_interpolation,
     load_export,
     plain_sections,
 )
@@ -61,6 +62,7 @@ def untrained_model(size: str, device: str = "cpu", seed: int = 0) -> LoadedMode
     model_cfg = load_group_config("model", size)
     try:
         diffusion_cfg = OmegaConf.load(resolve_checkpoint(None) / "config.yaml").diffusion
+        check_no_interpolation(OmegaConf.to_container(diffusion_cfg), "diffusion", "bundled")
     except GenerationError:
         diffusion_cfg = load_group_config("diffusion", FALLBACK_DIFFUSION)
     # One root, so that a model config interpolating ${diffusion} resolves.
@@ -68,7 +70,7 @@ def untrained_model(size: str, device: str = "cpu", seed: int = 0) -> LoadedMode
         {"model": model_cfg, "diffusion": diffusion_cfg, "meta": {"untrained": size}}
     )
     # The schedule comes from the bundled export: checked like any checkpoint config.
-    model_plain, diffusion_plain = plain_sections(config, f"{UNTRAINED_PREFIX}{size}")
+    model_plain, diffusion_plain = plain_sections(config, f"{UNTRAINED_PREFIX}{size}", trusted=True)
     torch.manual_seed(seed)
     net = build_network(model_plain).eval().requires_grad_(False).to(device)
     schedule: NoiseSchedule = build_schedule(diffusion_plain)
