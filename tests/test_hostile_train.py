@@ -16,7 +16,7 @@ import pytest
 import soundfile as sf
 import torch
 from conftest import SR, tone
-from hostile import PICKLE_KINDS, evil_checkpoint, evil_export, tree, victim_file
+from hostile import PICKLE_KINDS, evil_checkpoint, evil_export, victim_file
 
 from pianodiff.callbacks.export import load_training_checkpoint
 from pianodiff.lit_module import CONFIG_KEY
@@ -191,7 +191,7 @@ def test_refused_with_one_line_and_no_run_folder(
     for text in expect:
         assert text in line, (text, line)
     assert not (tmp_path / "marker").exists() and victim.read_text() == "precious\n"
-    assert not outputs.exists() or tree(outputs) == {}  # no run folder, no empty one
+    assert not outputs.exists()  # no run folder, no empty folders above it
     assert source["ckpt"].read_bytes() == source_bytes
     assert "evilmod" not in sys.modules
 

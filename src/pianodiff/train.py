@@ -152,7 +152,9 @@ def train(cfg: DictConfig) -> dict[str, Any]:
     """
     run_dir = resolve_run_dir(cfg)
     log_name = f"{HydraConfig.get().job.name}.log" if HydraConfig.initialized() else None
-    folder = RunFolder(run_dir, cfg.paths.output_dir, log_name)
+    root, out = Path(cfg.paths.root_dir).absolute(), Path(cfg.paths.output_dir).absolute()
+    # Empty folders above the run are removed up to the project root (or just above outputs).
+    folder = RunFolder(run_dir, root if root in out.parents else out.parent, log_name)
     stage: dict[str, Any] = {"trainer": None}
     try:
         return _train(cfg, run_dir, stage)
