@@ -10,11 +10,9 @@ import pytest
 import soundfile as sf
 import torch
 from conftest import tone
-from test_generate import config, make_export
 
 from pianodiff.audio import read_audio, read_audio_range, read_audio_tail
 from pianodiff.generation import ground
-from pianodiff.generation.run import run_generation
 
 
 def stereo(seconds: float, rate: int) -> np.ndarray:
@@ -31,12 +29,15 @@ def test_same_rate_range_is_exactly_those_frames(tmp_path):
     assert len(read_audio_tail(tmp_path / "s.wav", 10.0, 16000)) == 48000  # shorter: all of it
 
 
-def test_resampled_tail_matches_the_whole_read(tmp_path):
-    sf.write(tmp_path / "s.flac", stereo(4.0, 44100), 44100)
-    tail = read_audio_tail(tmp_path / "s.flac", 1.0, 22050)
+@pytest.mark.parametrize("rate", [44100, 48000, 16000])
+def test_resampled_tail_and_range_match_the_whole_read(tmp_path, rate):
+    sf.write(tmp_path / "s.flac", stereo(4.0, rate), rate)
     whole = read_audio(tmp_path / "s.flac", 22050)
+    part = read_audio_range(tmp_path / "s.flac", 1.1, 2.73, 22050)
+    assert torch.allclose(part, whole[round(1.1 * 22050) : round(2.73 * 22050)], atol=1e-6)
+    tail = read_audio_tail(tmp_path / "s.flac", 1.0, 22050)
     assert len(tail) == 22050
-    assert torch.allclose(tail, whole[-22050:], atol=2e-3)
+    assert torch.allclose(tail, whole[-22050:], atol=1e-6)  # the same samples
 
 
 def test_tail_of_a_long_recording_costs_the_tail_only(tmp_path):
@@ -56,21 +57,18 @@ def test_tail_of_a_long_recording_costs_the_tail_only(tmp_path):
     assert whole_peak > 20e6 and tail_peak < 2e6, (tail_peak, whole_peak)
 
 
-def test_generate_reads_only_the_ground_files_tail(tmp_path, monkeypatch):
+def test_ground_tail_is_read_without_a_whole_read(tmp_path, monkeypatch):
+    """load_ground(tail_seconds=...) — what generate conditions the model on — never decodes
+    the whole file, and gives the same samples as a whole read's tail."""
+    sf.write(tmp_path / "g.wav", stereo(3.0, 48000), 48000)
+    expected = read_audio(tmp_path / "g.wav", 22050)[-11025:]
+
     def whole_read(*args, **kwargs):
         raise AssertionError("the whole ground file was read")
 
     monkeypatch.setattr(ground, "read_audio", whole_read)
-    sf.write(tmp_path / "g.wav", stereo(3.0, 48000), 48000)
-    ckpt = make_export(tmp_path / "ckpt")
-    cfg = config(f"checkpoint={ckpt}", f"ground_file={tmp_path / 'g.wav'}", "seconds=0.2",
-                 f"output={tmp_path / 'out.wav'}")  # fmt: skip
-    result = run_generation(cfg)
-    # The output opens with the ground's last window (0.5 s here), read from its tail; all
-    # of it before the 0.1 s context (which the extender may retouch) is the ground's own.
-    assert result.long.base_samples == round(0.5 * 22050)
-    expected = read_audio(tmp_path / "g.wav", 22050)[-round(0.5 * 22050) : -round(0.12 * 22050)]
-    assert torch.allclose(result.audio[: len(expected)], expected, atol=2e-3)
+    tail = ground.load_ground(tmp_path / "g.wav", 22050, tail_seconds=0.5)
+    assert len(tail) == 11025 and torch.allclose(tail, expected, atol=1e-6)
 
 
 @pytest.mark.parametrize("start,stop", [(-1.0, 0.5), (0.5, 0.2)])

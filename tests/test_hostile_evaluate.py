@@ -62,7 +62,7 @@ CASES = [
     (
         "unknown extender",
         ["checkpoint={ckpt}", "extenders=[nosuch]"],
-        ["unknown extender 'nosuch'", "choose one of"],
+        ["nosuch", "replacement"],  # names the bad choice and lists the good ones
     ),
 ]
 

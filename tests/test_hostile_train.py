@@ -161,8 +161,8 @@ CASES = [
         edited_checkpoint(_foreign_model, "init_from"),
         ["holds model", "warm-start with the same model="],
     ),
-    ("data folder empty", overrides("data.root={tmp}/empty_dir"), ["no audio files", "data.root"]),
-    ("data folder missing", overrides("data.root={tmp}/nowhere"), ["audio folder not found"]),
+    ("data folder empty", overrides("data.root={tmp}/empty_dir"), ["empty_dir", "data.root"]),
+    ("data folder missing", overrides("data.root={tmp}/nowhere"), ["nowhere", "data.root"]),
 ]
 
 

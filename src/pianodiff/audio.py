@@ -12,6 +12,7 @@ seeks), so conditioning on the last seconds of a long recording costs those seco
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import numpy as np
@@ -72,11 +73,12 @@ def read_audio_range(
     """The [start, stop) seconds of a sound file as mono float32 at ``sample_rate``.
 
     Only those frames (plus a few for the resampler) are decoded: the file is opened and
-    seeked, never read whole. ``stop_seconds=None`` reads to the end; a range past the end
-    is cut to the file.
+    seeked, never read whole. The samples are those of ``read_audio(path)[a:b]`` with
+    a, b = round(start · sample_rate), round(stop · sample_rate), cut to the file;
+    ``stop_seconds=None`` reads to the end.
 
     Returns:
-        waveform of shape (T,), float32, T = round((stop - start) · sample_rate).
+        waveform of shape (T,), float32, T = b − a.
 
     Raises:
         AudioError: missing, unreadable, empty (no frames at all), or non-finite audio.
@@ -87,11 +89,17 @@ def read_audio_range(
     try:
         with sf.SoundFile(str(path)) as fh:
             rate, frames = int(fh.samplerate), int(fh.frames)
-            first = min(frames, max(0, round(start_seconds * rate)))
-            last = frames if stop_seconds is None else min(frames, round(stop_seconds * rate))
-            last = max(first, last)
+            # Work on the output grid: sample k of a whole read sits at input time k / sr.
+            total = math.ceil(frames * sample_rate / rate)
+            a = min(total, max(0, round(start_seconds * sample_rate)))
+            b = total if stop_seconds is None else round(stop_seconds * sample_rate)
+            b = max(a, min(total, b))
             margin = 0 if rate == sample_rate else _RESAMPLE_MARGIN
-            lo, hi = max(0, first - margin), min(frames, last + margin)
+            # Start on a frame that is also an output sample (a multiple of rate / gcd), so
+            # the resampled block lies on the same grid as a whole-file read.
+            step = rate // math.gcd(rate, sample_rate)
+            lo = max(0, (a * rate // sample_rate - margin) // step * step)
+            hi = min(frames, math.ceil(b * rate / sample_rate) + margin)
             if fh.seekable():
                 fh.seek(lo)
             else:  # a stream without seeking: skip what comes before the range
@@ -107,21 +115,21 @@ def read_audio_range(
     if not np.isfinite(data).all():
         raise AudioError(f"{path} contains NaN or infinite samples; re-export the file")
     mono = torch.from_numpy(np.ascontiguousarray(data.mean(axis=1)))
-    if rate == sample_rate:
-        return mono
     out = resample(mono, rate, sample_rate)
-    head = round((first - lo) * sample_rate / rate)
-    length = round((last - first) * sample_rate / rate)
-    return out[head : head + length].contiguous()
+    head = lo * sample_rate // rate  # exact: lo lies on the grid
+    return out[a - head : b - head].contiguous()
 
 
 def read_audio_tail(
     path: str | Path, seconds: float, sample_rate: int = SAMPLE_RATE
 ) -> torch.Tensor:
     """The last ``seconds`` of a sound file (all of it when shorter), mono float32 (T,) at
-    ``sample_rate``; decodes only that tail (``read_audio_range``)."""
-    _, duration = _info(path)
-    return read_audio_range(path, max(0.0, duration - seconds), None, sample_rate)
+    ``sample_rate``: ``read_audio(path)[-n:]`` with n = round(seconds · sample_rate), decoding
+    only that tail (``read_audio_range``)."""
+    rate, duration = _info(path)
+    total = math.ceil(round(duration * rate) * sample_rate / rate)
+    start = max(0, total - round(seconds * sample_rate))
+    return read_audio_range(path, start / sample_rate, None, sample_rate)
 
 
 def _info(path: str | Path) -> tuple[int, float]:
