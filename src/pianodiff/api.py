@@ -27,10 +27,12 @@ from pianodiff.diffusion.plan import SamplingPlan
 from pianodiff.generation.configs import build_extender, build_plan
 from pianodiff.generation.device import make_denoiser, pick_device
 from pianodiff.generation.engine import LongAudio, WindowedGenerator
+from pianodiff.generation.errors import GenerationError
 from pianodiff.generation.geometry import Geometry
-from pianodiff.generation.ground import load_ground
+from pianodiff.generation.ground import check_prompt, load_ground
 from pianodiff.generation.plugins import GenerationPlugin
 from pianodiff.generation.run import check_seconds
+from pianodiff.generation.values import check_candidates, check_sample_rate, check_seed
 from pianodiff.inpaint.base import Inpainter
 
 
@@ -85,7 +87,10 @@ class Generator:
         ``extender_params`` override the shipped YAML (e.g. ``num_steps=10``, ``xi=0.5``).
         """
         seconds = check_seconds(seconds)
-        ground = self._ground(audio, sample_rate)
+        seed = check_seed(seed)
+        candidates = check_candidates(candidates)
+        geometry = geometry or Geometry()
+        ground = self._ground(audio, sample_rate, geometry.window_seconds + 0.05)
         inpainter = build_extender(extender, **extender_params)
         plan = build_plan(sampler, self.model.schedule, **(sampler_params or {}))
         generator = torch.Generator(device=self.device)
@@ -94,7 +99,7 @@ class Generator:
             self.denoiser,
             inpainter,
             plan,
-            geometry or Geometry(),
+            geometry,
             generator=generator,
             candidates=candidates,
             plugin=_combine(plugins),
@@ -107,19 +112,22 @@ class Generator:
         """An unconditional base window followed by ``seconds`` of continuation."""
         return self.extend(None, seconds, **kwargs)
 
-    def _ground(self, audio, sample_rate: int | None) -> torch.Tensor | None:
+    def _ground(self, audio, sample_rate: int | None, tail_seconds: float) -> torch.Tensor | None:
+        """The prompt as (T,) at the model's rate; refused like a ground file on the CLI
+        (empty, NaN/inf or silent), and a ``sample_rate`` that is not a positive whole
+        number of Hz (0 would silently mean the model's rate) is refused too."""
+        rate = self.sample_rate if sample_rate is None else check_sample_rate(sample_rate)
         if audio is None:
             return None
         if isinstance(audio, str | Path):
-            return load_ground(audio, self.sample_rate)
+            return load_ground(audio, self.sample_rate, tail_seconds)  # decodes only the tail
         wav = torch.as_tensor(audio, dtype=torch.float32)
         if wav.ndim == 2:  # (channels, T) -> mono
             wav = wav.mean(dim=0)
         if wav.ndim != 1 or wav.numel() == 0:
-            raise ValueError("audio must be a non-empty (T,) or (channels, T) tensor")
-        if not bool(torch.isfinite(wav).all()):
-            raise ValueError("audio contains NaN or infinite samples")
-        return resample(wav, sample_rate or self.sample_rate, self.sample_rate)
+            raise GenerationError("audio must be a non-empty (T,) or (channels, T) tensor")
+        check_prompt(wav, "audio")
+        return resample(wav, rate, self.sample_rate)
 
 
 def _combine(plugins: list[GenerationPlugin] | None) -> GenerationPlugin | None:
