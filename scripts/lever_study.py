@@ -32,12 +32,15 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import torch  # noqa: E402
-from hydra.utils import instantiate  # noqa: E402
-from omegaconf import OmegaConf  # noqa: E402
 
 from pianodiff.audio import read_audio  # noqa: E402
 from pianodiff.callbacks.export import load_training_checkpoint  # noqa: E402
-from pianodiff.checkpoint import load_export  # noqa: E402
+from pianodiff.checkpoint import (  # noqa: E402
+    CheckpointError,
+    build_network,
+    build_schedule,
+    load_export,
+)
 from pianodiff.data.dataset import find_audio_files  # noqa: E402
 from pianodiff.evaluation.reference_loss import average_power_spectrum  # noqa: E402
 from pianodiff.evaluation.training_probe import (  # noqa: E402
@@ -110,7 +113,7 @@ def load_nets(source: Path) -> dict[str, torch.nn.Module]:
     raw_state, ema_state, model_config = initial_weights(source)
     nets = {}
     for kind, state in (("raw", raw_state), ("ema", ema_state)):
-        net = instantiate(OmegaConf.create(model_config))
+        net = build_network(model_config, str(source))  # allow-listed targets only
         net.load_state_dict(state)
         nets[kind] = net.eval().requires_grad_(False)
     return nets
@@ -130,7 +133,7 @@ def run_metrics(run_dir: Path) -> list[dict[str, float]]:
 
 def steps_and_pace(ckpt_path: Path, command: list[str] | None) -> tuple[int, float]:
     """(global step of the checkpoint, wall seconds per step over the run's max_time)."""
-    ckpt = torch.load(ckpt_path, map_location="cpu", weights_only=False)
+    ckpt = load_training_checkpoint(ckpt_path)  # weights only: runs no code from the file
     step = int(ckpt["global_step"])
     limits = [a.split("=", 1)[1] for a in command or [] if a.startswith("+trainer.max_time=")]
     if not limits:
@@ -159,7 +162,7 @@ def report(args: argparse.Namespace) -> None:
     )
     init = Path(index["meta"]["init"])
     schedule = (
-        instantiate(load_training_checkpoint(init)[CONFIG_KEY]["diffusion"])
+        build_schedule(load_training_checkpoint(init)[CONFIG_KEY]["diffusion"], str(init))
         if init.is_file()
         else load_export(init).schedule
     )
@@ -265,7 +268,7 @@ def plot_curves(runs: dict, path: Path) -> None:
     plt.close(fig)
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("launch", help="start one warm-started run per lever (background)")
@@ -288,9 +291,14 @@ def main() -> None:
     )
     r.add_argument("--skip-runs", action="store_true", help="score only the start and --extra")
     r.set_defaults(func=report)
-    args = parser.parse_args()
-    args.func(args)
+    args = parser.parse_args(argv)
+    try:
+        args.func(args)
+    except CheckpointError as err:  # unsafe, corrupt or foreign: one line, nothing run
+        print(f"error: {err}", file=sys.stderr)
+        return 1
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

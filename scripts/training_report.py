@@ -15,6 +15,7 @@ import argparse
 import contextlib
 import glob
 import json
+import sys
 from pathlib import Path
 
 import matplotlib
@@ -25,7 +26,7 @@ import torch  # noqa: E402
 
 from pianodiff import SAMPLE_RATE  # noqa: E402
 from pianodiff.audio import log_mel, read_audio  # noqa: E402
-from pianodiff.checkpoint import load_export  # noqa: E402
+from pianodiff.checkpoint import CheckpointError, load_export  # noqa: E402
 from pianodiff.data.dataset import find_audio_files  # noqa: E402
 from pianodiff.evaluation.reference_loss import (  # noqa: E402
     average_power_spectrum,
@@ -89,7 +90,7 @@ def plot_spectrograms(clips: dict[str, torch.Tensor], path: Path) -> Path:
     return path
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--run", type=Path, required=True)
     parser.add_argument("--export", type=Path, required=True)
@@ -97,11 +98,15 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=Path("docs/img"))
     parser.add_argument("--sampler", default="ddim")
     parser.add_argument("--seconds", type=float, default=5.0)
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
+    try:
+        model = load_export(args.export)  # safetensors + allow-listed config: runs no code
+    except CheckpointError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 1
     args.out.mkdir(parents=True, exist_ok=True)
     print("loss curve:", plot_losses(run_history(args.run), args.out / "loss_curve.png"))
 
-    model = load_export(args.export)
     train = [read_audio(f) for f in find_audio_files(args.data / "train")]
     held = [read_audio(f) for f in find_audio_files(args.data / "eval")]
     spectrum = average_power_spectrum(train)
@@ -120,7 +125,8 @@ def main() -> None:
         print(f"{name}: " + ", ".join(f"{k} {v:.3f}" for k, v in measures.items()))
     clips["real piano (held out)"] = real
     print("spectrograms:", plot_spectrograms(clips, args.out / "spectrograms.png"))
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -27,11 +27,13 @@ from pianodiff.checkpoint import LoadedModel, load_export
 from pianodiff.diffusion.plan import SamplingPlan
 from pianodiff.generation.configs import build_extender, build_plan
 from pianodiff.generation.device import make_denoiser, pick_device
-from pianodiff.generation.engine import LongAudio, WindowedGenerator
+from pianodiff.generation.engine import LongAudio, WindowedGenerator, prompt_tail_seconds
+from pianodiff.generation.errors import GenerationError
 from pianodiff.generation.geometry import Geometry
-from pianodiff.generation.ground import load_ground
+from pianodiff.generation.ground import check_prompt, load_ground
 from pianodiff.generation.plugins import GenerationPlugin
-from pianodiff.generation.run import check_flag, check_seconds
+from pianodiff.generation.run import check_seconds
+from pianodiff.generation.values import check_candidates, check_flag, check_sample_rate, check_seed
 from pianodiff.inpaint.base import Inpainter
 
 
@@ -91,7 +93,11 @@ class Generator:
         """
         seconds = check_seconds(seconds)
         include_prompt = check_flag("include_prompt", include_prompt)
-        ground = self._ground(audio, sample_rate)
+        seed = check_seed(seed)
+        candidates = check_candidates(candidates)
+        geometry = geometry or Geometry()
+        tail = None if include_prompt else prompt_tail_seconds(geometry)  # else all of it
+        ground = self._ground(audio, sample_rate, tail)
         inpainter = build_extender(extender, **extender_params)
         plan = build_plan(sampler, self.model.schedule, **(sampler_params or {}))
         generator = torch.Generator(device=self.device)
@@ -100,7 +106,7 @@ class Generator:
             self.denoiser,
             inpainter,
             plan,
-            geometry or Geometry(),
+            geometry,
             generator=generator,
             candidates=candidates,
             plugin=_combine(plugins),
@@ -113,19 +119,24 @@ class Generator:
         """An unconditional base window followed by ``seconds`` of new audio."""
         return self.extend(None, seconds, **kwargs)
 
-    def _ground(self, audio, sample_rate: int | None) -> torch.Tensor | None:
+    def _ground(
+        self, audio, sample_rate: int | None, tail_seconds: float | None
+    ) -> torch.Tensor | None:
+        """The prompt as (T,) at the model's rate; refused like a ground file on the CLI
+        (empty, NaN/inf or silent), and a ``sample_rate`` that is not a positive whole
+        number of Hz (0 would silently mean the model's rate) is refused too."""
+        rate = self.sample_rate if sample_rate is None else check_sample_rate(sample_rate)
         if audio is None:
             return None
         if isinstance(audio, str | Path):
-            return load_ground(audio, self.sample_rate)
+            return load_ground(audio, self.sample_rate, tail_seconds)  # None: all of it
         wav = torch.as_tensor(audio, dtype=torch.float32)
         if wav.ndim == 2:  # (channels, T) -> mono
             wav = wav.mean(dim=0)
         if wav.ndim != 1 or wav.numel() == 0:
-            raise ValueError("audio must be a non-empty (T,) or (channels, T) tensor")
-        if not bool(torch.isfinite(wav).all()):
-            raise ValueError("audio contains NaN or infinite samples")
-        return resample(wav, sample_rate or self.sample_rate, self.sample_rate)
+            raise GenerationError("audio must be a non-empty (T,) or (channels, T) tensor")
+        check_prompt(wav, "audio")
+        return resample(wav, rate, self.sample_rate)
 
 
 def _combine(plugins: list[GenerationPlugin] | None) -> GenerationPlugin | None:

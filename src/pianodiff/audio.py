@@ -3,13 +3,16 @@
 Reading goes through soundfile (its wheel bundles libsndfile: WAV, FLAC, OGG, MP3, Opus);
 resampling and mel spectrograms use torchaudio's transforms. Writing is atomic: a temp file
 in the destination folder is renamed into place, so a failed run never leaves a half file
-or clobbers an existing one.
+or clobbers an existing one (``leftovers.atomic_path``, which also removes the temps of
+killed writers).
+
+``read_audio_range`` / ``read_audio_tail`` decode only the frames asked for (soundfile
+seeks), so conditioning on the last seconds of a long recording costs those seconds only.
 """
 
 from __future__ import annotations
 
-import os
-import tempfile
+import math
 from pathlib import Path
 
 import numpy as np
@@ -18,6 +21,7 @@ import torch
 import torchaudio.functional as AF
 
 from pianodiff import SAMPLE_RATE
+from pianodiff.leftovers import atomic_path  # the atomic write every writer here uses
 
 AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg", ".mp3", ".opus")
 
@@ -53,6 +57,91 @@ def read_audio(path: str | Path, sample_rate: int = SAMPLE_RATE) -> torch.Tensor
         raise AudioError(f"{path} contains NaN or infinite samples; re-export the file")
     mono = torch.from_numpy(np.ascontiguousarray(data.mean(axis=1)))
     return resample(mono, file_rate, sample_rate)
+
+
+# Samples at the file's rate read beyond a range's edges, so that the windowed-sinc
+# resampler sees real neighbours there; trimmed after resampling.
+_RESAMPLE_MARGIN = 64
+
+
+def read_audio_range(
+    path: str | Path,
+    start_seconds: float = 0.0,
+    stop_seconds: float | None = None,
+    sample_rate: int = SAMPLE_RATE,
+) -> torch.Tensor:
+    """The [start, stop) seconds of a sound file as mono float32 at ``sample_rate``.
+
+    Only those frames (plus a few for the resampler) are decoded: the file is opened and
+    seeked, never read whole. The samples are those of ``read_audio(path)[a:b]`` with
+    a, b = round(start · sample_rate), round(stop · sample_rate), cut to the file;
+    ``stop_seconds=None`` reads to the end.
+
+    Returns:
+        waveform of shape (T,), float32, T = b − a.
+
+    Raises:
+        AudioError: missing, unreadable, empty (no frames at all), or non-finite audio.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise AudioError(f"audio file not found: {path} (check the path)")
+    try:
+        with sf.SoundFile(str(path)) as fh:
+            rate, frames = int(fh.samplerate), int(fh.frames)
+            # Work on the output grid: sample k of a whole read sits at input time k / sr.
+            total = math.ceil(frames * sample_rate / rate)
+            a = min(total, max(0, round(start_seconds * sample_rate)))
+            b = total if stop_seconds is None else round(stop_seconds * sample_rate)
+            b = max(a, min(total, b))
+            margin = 0 if rate == sample_rate else _RESAMPLE_MARGIN
+            # Start on a frame that is also an output sample (a multiple of rate / gcd), so
+            # the resampled block lies on the same grid as a whole-file read.
+            step = rate // math.gcd(rate, sample_rate)
+            lo = max(0, (a * rate // sample_rate - margin) // step * step)
+            hi = min(frames, math.ceil(b * rate / sample_rate) + margin)
+            if fh.seekable():
+                fh.seek(lo)
+            else:  # a stream without seeking: skip what comes before the range
+                fh.read(lo, dtype="float32", always_2d=True)
+            data = fh.read(hi - lo, dtype="float32", always_2d=True)
+    except Exception as err:  # soundfile raises several types for unreadable input
+        raise AudioError(
+            f"cannot read {path} as audio ({err.__class__.__name__}); "
+            f"use one of {', '.join(AUDIO_EXTENSIONS)}"
+        ) from err
+    if frames == 0:
+        raise AudioError(f"{path} holds no samples; give a non-empty recording")
+    if not np.isfinite(data).all():
+        raise AudioError(f"{path} contains NaN or infinite samples; re-export the file")
+    mono = torch.from_numpy(np.ascontiguousarray(data.mean(axis=1)))
+    out = resample(mono, rate, sample_rate)
+    head = lo * sample_rate // rate  # exact: lo lies on the grid
+    return out[a - head : b - head].contiguous()
+
+
+def read_audio_tail(
+    path: str | Path, seconds: float, sample_rate: int = SAMPLE_RATE
+) -> torch.Tensor:
+    """The last ``seconds`` of a sound file (all of it when shorter), mono float32 (T,) at
+    ``sample_rate``: ``read_audio(path)[-n:]`` with n = round(seconds · sample_rate), decoding
+    only that tail (``read_audio_range``)."""
+    rate, duration = _info(path)
+    total = math.ceil(round(duration * rate) * sample_rate / rate)
+    start = max(0, total - round(seconds * sample_rate))
+    return read_audio_range(path, start / sample_rate, None, sample_rate)
+
+
+def _info(path: str | Path) -> tuple[int, float]:
+    if not Path(path).is_file():
+        raise AudioError(f"audio file not found: {path} (check the path)")
+    try:
+        return audio_info(path)
+    except Exception as err:
+        raise AudioError(
+            f"cannot read {path} as audio ({err.__class__.__name__}); "
+            f"use one of {', '.join(AUDIO_EXTENSIONS)}"
+        ) from err
 
 
 def resample(waveform: torch.Tensor, from_rate: int, to_rate: int) -> torch.Tensor:
@@ -98,35 +187,6 @@ def write_audio(
     with atomic_path(path) as tmp:
         sf.write(str(tmp), data, sample_rate, subtype=subtype, format=fmt)
     return path
-
-
-class atomic_path:
-    """Context manager yielding a temp path beside ``path``; renamed onto it on success.
-
-    On an exception the temp file is removed and ``path`` is left untouched.
-    """
-
-    def __init__(self, path: str | Path):
-        self.path = Path(path)
-
-    def __enter__(self) -> Path:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(
-            prefix=f".{self.path.name}.", suffix=".tmp", dir=str(self.path.parent)
-        )
-        os.close(fd)
-        # mkstemp creates 0600; give the final file the permissions a plain open() would.
-        mask = os.umask(0)
-        os.umask(mask)
-        os.chmod(tmp, 0o666 & ~mask)
-        self.tmp = Path(tmp)
-        return self.tmp
-
-    def __exit__(self, exc_type, exc, tb) -> None:
-        if exc_type is None:
-            os.replace(self.tmp, self.path)
-        else:
-            self.tmp.unlink(missing_ok=True)
 
 
 def log_mel(

@@ -7,6 +7,14 @@ An export folder (``checkpoints/<name>/``) holds
 
 so that ``load_export`` rebuilds the exact network and noise schedule from the folder alone
 (convention 10). Writes are atomic: a failed export never leaves a half folder behind.
+
+Loading runs no code from the folder: the weights are safetensors (no pickle) and the
+config is data. ``hydra.utils.instantiate`` would import and call whatever a ``_target_``
+names (``torch.load``, ``builtins.open``, a module whose import runs code), so before
+anything is built every ``_target_`` of the model and diffusion sections, at any depth, is
+looked up by exact name in the project's own networks and schedules (``NETWORK_TARGETS``,
+``SCHEDULE_TARGETS``); anything else, and every Hydra key besides ``_target_``
+(``_args_``, ``_partial_``, ...), is refused in one line naming the key.
 """
 
 from __future__ import annotations
@@ -23,14 +31,133 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 from safetensors.torch import load_file, save_file
 
+from pianodiff import SAMPLE_RATE
 from pianodiff.diffusion.schedule import NoiseSchedule
+from pianodiff.leftovers import remove_stale, temp_suffix
 
 WEIGHTS_FILE = "model.safetensors"
 CONFIG_FILE = "config.yaml"
 
+# The classes and builders a checkpoint config may name: the project's own, nothing else.
+# A new network or schedule builder must be added here (tests check every shipped option).
+NETWORK_TARGETS = frozenset(
+    {
+        "pianodiff.nets.DiffWave",
+        "pianodiff.nets.diffwave.DiffWave",
+        "pianodiff.nets.MultiRateDiffWave",
+        "pianodiff.nets.multirate.MultiRateDiffWave",
+        "pianodiff.diffusion.preconditioning.PreconditionedEps",
+    }
+)
+SCHEDULE_TARGETS = frozenset(
+    {
+        "pianodiff.diffusion.schedule.linear_schedule",
+        "pianodiff.diffusion.schedule.cosine_schedule",
+        "pianodiff.diffusion.schedule.log_snr_schedule",
+    }
+)
+HYDRA_KEYS = ("_target_", "_args_", "_partial_", "_convert_", "_recursive_")
+
 
 class CheckpointError(ValueError):
     """A checkpoint that cannot be used; the message says which file and why."""
+
+
+def check_targets(section: str, node: Any, allowed: frozenset[str], source: str = "") -> None:
+    """Refuse (``CheckpointError``) any ``_target_`` in ``node`` outside the allow-lists.
+
+    ``node`` is a plain dict/list (a resolved config section); ``section`` is its key path
+    ("model"), used to name the offending key. The top node's target must be in
+    ``allowed``; nested nodes (e.g. the net inside a preconditioner) may name any network
+    or schedule. Nothing is imported or called.
+    """
+    where = f"{source}: " if source else ""
+    fix = "use a checkpoint written by pianodiff (train, scripts/export_checkpoint.py)"
+    if isinstance(node, list):
+        for i, item in enumerate(node):
+            check_targets(f"{section}[{i}]", item, NETWORK_TARGETS | SCHEDULE_TARGETS, source)
+        return
+    if not isinstance(node, dict):
+        return
+    if "_target_" in node:
+        target = node["_target_"]
+        if not isinstance(target, str) or target not in allowed:
+            names = ", ".join(sorted(allowed))
+            raise CheckpointError(
+                f"{where}{section}._target_ = {target!r} is not one of pianodiff's own "
+                f"classes ({names}); refused, nothing was run ({fix})"
+            )
+    for key in node:
+        if isinstance(key, str) and key.startswith("_") and key.endswith("_") and key != "_target_":
+            raise CheckpointError(
+                f"{where}{section}.{key} is not allowed in a checkpoint config "
+                f"(only _target_ and plain values); refused, nothing was run ({fix})"
+            )
+    for key, value in node.items():
+        if key != "_target_":
+            check_targets(f"{section}.{key}", value, NETWORK_TARGETS | SCHEDULE_TARGETS, source)
+
+
+def check_no_interpolation(node: Any, section: str, source: str = "") -> None:
+    """Refuse a ``${...}`` anywhere in ``node`` (plain, unresolved): resolving one from a
+    file would read the environment (``oc.env``) into the model or its card. Exports and
+    training checkpoints hold resolved values only."""
+    if isinstance(node, dict):
+        for key, value in node.items():
+            check_no_interpolation(value, f"{section}.{key}", source)
+    elif isinstance(node, list):
+        for i, value in enumerate(node):
+            check_no_interpolation(value, f"{section}[{i}]", source)
+    elif isinstance(node, str) and "${" in node:
+        where = f"{source}: " if source else ""
+        raise CheckpointError(
+            f"{where}{section} = {node!r} is an interpolation; refused, nothing was resolved "
+            "(a checkpoint holds plain values: use one written by pianodiff)"
+        )
+
+
+def plain_sections(
+    config: DictConfig | dict, source: str = "", trusted: bool = False
+) -> tuple[dict, dict]:
+    """The resolved ``model`` and ``diffusion`` sections of ``config`` as plain dicts,
+    their targets checked (``check_targets``) before anything is built.
+
+    ``trusted=False`` (a file from anyone): an interpolation is refused instead of resolved.
+    ``trusted=True`` is for configs composed from the shipped YAML (``${diffusion}``)."""
+    where = f"{source}: " if source else ""
+    try:
+        root = OmegaConf.create(config) if not isinstance(config, DictConfig) else config
+        if not trusted:
+            for name in ("model", "diffusion"):
+                raw = OmegaConf.to_container(root[name], resolve=False)
+                check_no_interpolation(raw, name, source)
+        model = OmegaConf.to_container(root.model, resolve=True)
+        diffusion = OmegaConf.to_container(root.diffusion, resolve=True)
+    except CheckpointError:
+        raise
+    except Exception as err:
+        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise CheckpointError(f"{where}no readable model/diffusion config ({first})") from err
+    for name, node in (("model", model), ("diffusion", diffusion)):
+        if not isinstance(node, dict) or "_target_" not in node:
+            raise CheckpointError(f"{where}{name} has no _target_; not a pianodiff config")
+    check_targets("model", model, NETWORK_TARGETS, source)
+    check_targets("diffusion", diffusion, SCHEDULE_TARGETS, source)
+    return model, diffusion
+
+
+def build_network(model: dict, source: str = "") -> torch.nn.Module:
+    """The network of a checked, plain model section (``plain_sections``)."""
+    check_no_interpolation(model, "model", source)
+    check_targets("model", model, NETWORK_TARGETS, source)
+    return instantiate(model)
+
+
+def build_schedule(diffusion: dict, source: str = "") -> NoiseSchedule:
+    """The noise schedule of a checked, plain diffusion section (``plain_sections``)."""
+    check_no_interpolation(diffusion, "diffusion", source)
+    check_targets("diffusion", diffusion, SCHEDULE_TARGETS, source)
+    return instantiate(diffusion)
 
 
 @dataclass
@@ -44,7 +171,7 @@ class LoadedModel:
 
     @property
     def sample_rate(self) -> int:
-        return int(self.config.get("meta", {}).get("sample_rate", 22050))
+        return int(self.config.get("meta", {}).get("sample_rate", SAMPLE_RATE))
 
 
 def export_model(
@@ -56,7 +183,6 @@ def export_model(
 ) -> Path:
     """Write ``directory`` atomically (a temp folder beside it, then rename)."""
     directory = Path(directory)
-    directory.parent.mkdir(parents=True, exist_ok=True)
     config = OmegaConf.create(
         {
             "model": OmegaConf.to_container(OmegaConf.create(model_config), resolve=True),
@@ -64,7 +190,15 @@ def export_model(
             "meta": meta or {},
         }
     )
-    tmp = Path(tempfile.mkdtemp(prefix=f".{directory.name}.", dir=str(directory.parent)))
+    plain_sections(config, str(directory), trusted=True)  # never write one loading refuses
+    directory.parent.mkdir(parents=True, exist_ok=True)
+    old = directory.with_name(f".{directory.name}.old")
+    if not directory.exists() and old.is_dir():
+        os.replace(old, directory)  # an export killed between its two renames: restore
+    remove_stale(directory)
+    tmp = Path(
+        tempfile.mkdtemp(prefix=f".{directory.name}.", suffix=temp_suffix(), dir=directory.parent)
+    )
     mask = os.umask(0)
     os.umask(mask)
     os.chmod(tmp, 0o777 & ~mask)  # mkdtemp makes 0700; the export is meant to be shared
@@ -73,7 +207,6 @@ def export_model(
         save_file(tensors, str(tmp / WEIGHTS_FILE))
         OmegaConf.save(config, tmp / CONFIG_FILE)
         if directory.exists():
-            old = directory.with_name(f".{directory.name}.old")
             shutil.rmtree(old, ignore_errors=True)
             os.replace(directory, old)
             os.replace(tmp, directory)
@@ -89,6 +222,12 @@ def load_export(directory: str | Path, device: str | torch.device = "cpu") -> Lo
     """Rebuild the network and schedule of an export folder; weights load without pickle."""
     directory = Path(directory)
     weights, cfg_file = directory / WEIGHTS_FILE, directory / CONFIG_FILE
+    old = directory.with_name(f".{directory.name}.old")
+    if not directory.exists() and old.is_dir():
+        raise CheckpointError(
+            f"{directory} is missing but {old} is there (an export was interrupted); "
+            f"rename {old.name} back to {directory.name} or export again"
+        )
     if not weights.is_file() or not cfg_file.is_file():
         raise CheckpointError(
             f"{directory} is not a pianodiff export (needs {WEIGHTS_FILE} and {CONFIG_FILE}); "
@@ -96,10 +235,22 @@ def load_export(directory: str | Path, device: str | torch.device = "cpu") -> Lo
         )
     try:
         config = OmegaConf.load(cfg_file)
-        net = instantiate(config.model)
-        schedule = instantiate(config.diffusion)
     except Exception as err:
-        raise CheckpointError(f"{cfg_file} does not describe a model: {err}") from err
+        raise CheckpointError(
+            f"{cfg_file} is not readable YAML ({_yaml_problem(err)}); refused, nothing was run "
+            "(only plain YAML values are read: no tags, no code)"
+        ) from err
+    if not isinstance(config, DictConfig):
+        raise CheckpointError(f"{cfg_file} holds no model/diffusion mapping; not an export")
+    model_cfg, diffusion_cfg = plain_sections(config, str(cfg_file))  # refuses before building
+    _check_meta(OmegaConf.to_container(config.get("meta") or {}, resolve=False), str(cfg_file))
+    try:
+        schedule = build_schedule(diffusion_cfg, str(cfg_file))
+        net = build_network(model_cfg, str(cfg_file))
+    except CheckpointError:
+        raise
+    except Exception as err:
+        raise CheckpointError(f"{cfg_file} does not describe a model: {_first_line(err)}") from err
     try:
         state = load_file(str(weights))
     except Exception as err:
@@ -118,6 +269,29 @@ def load_export(directory: str | Path, device: str | torch.device = "cpu") -> Lo
         raise CheckpointError(f"{weights} does not fit {cfg_file}: {first}") from err
     net.eval().requires_grad_(False).to(device)
     return LoadedModel(net=net, schedule=schedule, config=config, path=directory)
+
+
+def _check_meta(meta: Any, source: str) -> None:
+    if not isinstance(meta, dict):
+        raise CheckpointError(f"{source}: meta must be a mapping, got {type(meta).__name__}")
+    check_no_interpolation(meta, "meta", source)
+    rate = meta.get("sample_rate", SAMPLE_RATE)
+    if isinstance(rate, bool) or not isinstance(rate, int) or rate <= 0:
+        raise CheckpointError(
+            f"{source}: meta.sample_rate must be a whole number of Hz, got {rate!r}; "
+            "use an export written by pianodiff"
+        )
+
+
+def _yaml_problem(err: BaseException) -> str:
+    mark = getattr(err, "problem_mark", None)
+    problem = getattr(err, "problem", None) or _first_line(err)
+    return f"line {mark.line + 1}: {problem}" if mark is not None else problem
+
+
+def _first_line(err: BaseException) -> str:
+    text = str(err).strip()
+    return text.splitlines()[0] if text else type(err).__name__
 
 
 def _key_mismatch(expected: dict, got: dict) -> tuple[list[str], list[str]]:

@@ -25,6 +25,8 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from pianodiff import cli
 from pianodiff.allocator import tune_allocator
 from pianodiff.api import Generator
+from pianodiff.audio import AudioError
+from pianodiff.checkpoint import CheckpointError
 from pianodiff.evaluation.cases import extension_cases, gap_cases, load_held_out
 from pianodiff.evaluation.models import EvaluationError, load_model
 from pianodiff.evaluation.natural import natural_seam_distribution
@@ -40,6 +42,8 @@ from pianodiff.evaluation.run_cases import (
 from pianodiff.generation.configs import build_extender, build_plan
 from pianodiff.generation.device import pick_device
 from pianodiff.generation.errors import GenerationError
+from pianodiff.generation.values import check_flag
+from pianodiff.leftovers import exit_on_sigterm, hydra_run_folder
 
 
 def _names(value) -> list[str]:
@@ -49,6 +53,8 @@ def _names(value) -> list[str]:
 
 def evaluate(cfg: DictConfig, run_dir: Path) -> tuple[list[dict], str]:
     """Run every case for every (extender, sampler); write outputs to ``run_dir``."""
+    for name in ("bf16", "compile", "gap.enabled", "extension.enabled", "wandb.enabled"):
+        check_flag(name, OmegaConf.select(cfg, name))  # "no" must not read as true
     device = pick_device(cfg.device)
     model = load_model(cfg.checkpoint, device, cfg.seed)
     runner = Generator(model, device, bf16=cfg.bf16, compile=cfg.compile)
@@ -183,10 +189,14 @@ def main() -> None:
 def evaluate_app(cfg: DictConfig) -> None:
     tune_allocator()
     run_dir = Path(HydraConfig.get().runtime.output_dir)
+    folder = hydra_run_folder()  # a refused request leaves no run folder behind
     start = time.perf_counter()
     try:
-        _, table = evaluate(cfg, run_dir)
-    except (EvaluationError, GenerationError) as err:
+        with exit_on_sigterm():
+            _, table = evaluate(cfg, run_dir)
+    except (EvaluationError, GenerationError, AudioError, CheckpointError) as err:
+        if folder is not None:
+            folder.discard()
         print(f"error: {err}", file=sys.stderr)
         sys.exit(2)
     print(table)

@@ -6,8 +6,9 @@
 
 A thin Hydra entrypoint around :func:`pianodiff.generation.run.run_generation`. The output
 is the prompt (the whole ground file, or a 5 s unconditional base window) followed by
-``seconds`` of new audio. Bad input ends with one line on stderr and exit status 2; an
-unknown key or option is refused before Hydra starts (``pianodiff.cli``).
+``seconds`` of new audio. Bad input ends with one line on stderr and exit status 2, and
+leaves no file and no run folder; an unknown key or option is refused before Hydra starts
+(``pianodiff.cli``).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from pianodiff.audio import AudioError
 from pianodiff.checkpoint import CheckpointError
 from pianodiff.generation.errors import GenerationError
 from pianodiff.generation.run import GenerationResult, run_generation
+from pianodiff.leftovers import exit_on_sigterm, hydra_run_folder
 
 USER_ERRORS = (GenerationError, AudioError, CheckpointError, FileExistsError)
 
@@ -56,11 +58,19 @@ def main() -> None:
 @hydra.main(config_path=CONF_DIR, config_name="generate", version_base="1.3")
 def generate_app(cfg: DictConfig) -> GenerationResult | None:
     tune_allocator()
+    folder = hydra_run_folder()  # a refused request leaves no run folder behind
     try:
-        result = run_generation(cfg)
+        with exit_on_sigterm():  # SIGTERM removes half-written temps as Ctrl-C does
+            result = run_generation(cfg)
     except USER_ERRORS as err:
+        if folder is not None:
+            folder.discard()
         print(f"error: {err}", file=sys.stderr)
         sys.exit(2)
+    except (KeyboardInterrupt, SystemExit):
+        if folder is not None:
+            folder.discard()
+        raise
     meta = result.meta
     print(
         f"wrote {result.output} ({meta['duration_seconds']:.2f} s, {meta['extender']}, "

@@ -17,6 +17,7 @@ from typing import Any
 
 import lightning as L
 import torch
+from omegaconf import DictConfig, ListConfig, OmegaConf
 from torch import nn
 from torch.optim.lr_scheduler import LambdaLR
 
@@ -265,6 +266,7 @@ class DiffWaveModule(L.LightningModule):
 
     def configure_optimizers(self) -> Any:
         optimizer = self.optimizer_factory(self.net.parameters())
+        self.optimizer_name = optimizer_name(optimizer)
         if self.scheduler_factory is None:
             return optimizer
         scheduler = self.scheduler_factory(optimizer)
@@ -273,8 +275,28 @@ class DiffWaveModule(L.LightningModule):
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         # Convention 10: the checkpoint rebuilds its own network (see callbacks/export.py).
-        checkpoint[CONFIG_KEY] = {
-            "model": self.model_config,
-            "diffusion": self.diffusion_config,
-            "num_steps": self.schedule.num_steps,
-        }
+        # Plain containers only, so that torch.load(weights_only=True) reads it back.
+        checkpoint[CONFIG_KEY] = plain(
+            {
+                "model": self.model_config,
+                "diffusion": self.diffusion_config,
+                "num_steps": self.schedule.num_steps,
+                "optimizer": getattr(self, "optimizer_name", None),
+            }
+        )
+
+
+def optimizer_name(optimizer: torch.optim.Optimizer) -> str:
+    """The optimiser's class as a dotted name, e.g. "torch.optim.adam.Adam"."""
+    return f"{type(optimizer).__module__}.{type(optimizer).__qualname__}"
+
+
+def plain(value: Any) -> Any:
+    """``value`` with every OmegaConf node turned into plain dicts and lists (resolved)."""
+    if isinstance(value, DictConfig | ListConfig):
+        return OmegaConf.to_container(value, resolve=True)
+    if isinstance(value, dict):
+        return {k: plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [plain(v) for v in value]
+    return value

@@ -28,8 +28,11 @@ from pianodiff.allocator import tune_allocator
 from pianodiff.audio import AudioError
 from pianodiff.callbacks.export import load_training_checkpoint
 from pianodiff.checkpoint import CheckpointError
+from pianodiff.checkpoint_io import AtomicCheckpointIO
 from pianodiff.data.datamodule import NoUsableAudioError
-from pianodiff.lit_module import CONFIG_KEY, NonFiniteLossError
+from pianodiff.leftovers import RunFolder
+from pianodiff.lit_module import CONFIG_KEY, NonFiniteLossError, optimizer_name
+from pianodiff.wandb_env import settle_wandb_mode
 from pianodiff.warm_start import warm_start
 
 log = logging.getLogger("pianodiff.train")
@@ -82,14 +85,48 @@ def resolve_ckpt_path(cfg: DictConfig) -> str | None:
     return str(path.absolute())
 
 
-def check_resumable(ckpt_path: str, model_config: dict[str, Any]) -> None:
-    """One-line errors for a corrupt checkpoint or one of another architecture."""
-    saved = load_training_checkpoint(ckpt_path)[CONFIG_KEY]["model"]
+def check_resumable(
+    ckpt_path: str, model_config: dict[str, Any], optimizer: Any | None = None
+) -> None:
+    """One-line errors for a corrupt or unsafe checkpoint, one of another architecture, or
+    one whose optimiser state does not fit ``optimizer`` (the partial of module.optimizer)."""
+    ckpt = load_training_checkpoint(ckpt_path)
+    saved = ckpt[CONFIG_KEY]["model"]
     if saved != model_config:
         raise CheckpointError(
             f"{ckpt_path} was trained with model {saved}, not {model_config}; "
             "resume with the same model=... or start a new run"
         )
+    if optimizer is not None:
+        check_optimizer(ckpt_path, ckpt, optimizer)
+
+
+def check_optimizer(ckpt_path: str, ckpt: dict[str, Any], optimizer: Any) -> None:
+    """The checkpoint's optimiser must be the configured one: its saved state would not fit
+    another (Adam's ``betas`` in SGD) or would silently change its settings."""
+    probe = optimizer([torch.nn.Parameter(torch.zeros(1))])
+    current = optimizer_name(probe)
+    saved = ckpt[CONFIG_KEY].get("optimizer")
+    fix = (
+        f"resume with the optimizer it was trained with, or warm-start from its weights "
+        f"with init_from={ckpt_path} (fresh optimiser)"
+    )
+    if saved is not None and saved != current:
+        raise CheckpointError(
+            f"{ckpt_path} was trained with optimizer {saved}, not {current} "
+            f"(module.optimizer); {fix}"
+        )
+    states = ckpt.get("optimizer_states") or []
+    groups = states[0].get("param_groups", []) if states and isinstance(states[0], dict) else []
+    if saved is None and groups:  # an older checkpoint: compare the settings it holds
+        have = set(groups[0]) - {"params"}
+        want = set(probe.param_groups[0]) - {"params"}
+        if have != want:
+            differ = ", ".join(sorted(have ^ want))
+            raise CheckpointError(
+                f"{ckpt_path}'s optimizer state does not fit {current} (module.optimizer): "
+                f"settings {differ} differ; {fix}"
+            )
 
 
 def set_threads(cfg: DictConfig) -> int:
@@ -104,8 +141,27 @@ def set_threads(cfg: DictConfig) -> int:
 
 
 def train(cfg: DictConfig) -> dict[str, Any]:
-    """Fit a model as ``cfg`` describes; returns the run dir, final step and metrics."""
+    """Fit a model as ``cfg`` describes; returns the run dir, final step and metrics.
+
+    A run refused or interrupted before its first step leaves no run folder behind.
+    """
     run_dir = resolve_run_dir(cfg)
+    log_name = f"{HydraConfig.get().job.name}.log" if HydraConfig.initialized() else None
+    root, out = Path(cfg.paths.root_dir).absolute(), Path(cfg.paths.output_dir).absolute()
+    # Empty folders above the run are removed up to the project root (or just above outputs).
+    folder = RunFolder(run_dir, root if root in out.parents else out.parent, log_name)
+    stage: dict[str, Any] = {"trainer": None}
+    try:
+        return _train(cfg, run_dir, stage)
+    except (*USER_ERRORS, KeyboardInterrupt) as err:
+        trainer = stage["trainer"]
+        if trainer is None or trainer.global_step == 0:
+            log.info("nothing trained (%s); run folder %s removed", type(err).__name__, run_dir)
+            folder.discard()
+        raise
+
+
+def _train(cfg: DictConfig, run_dir: Path, stage: dict[str, Any]) -> dict[str, Any]:
     cfg.paths.run_dir = str(run_dir)  # every ${paths.run_dir} below now names this run
     threads = set_threads(cfg)
     L.seed_everything(cfg.seed, workers=True, verbose=False)
@@ -114,7 +170,7 @@ def train(cfg: DictConfig) -> dict[str, Any]:
     diffusion_config = OmegaConf.to_container(cfg.diffusion, resolve=True)
     ckpt_path = resolve_ckpt_path(cfg)
     if ckpt_path is not None:
-        check_resumable(ckpt_path, model_config)
+        check_resumable(ckpt_path, model_config, instantiate(cfg.module.optimizer))
 
     datamodule = instantiate(cfg.data)
     datamodule.check_sources()  # no data: one line, before a logger or W&B run exists
@@ -133,10 +189,17 @@ def train(cfg: DictConfig) -> dict[str, Any]:
             raise CheckpointError("pass either ckpt_path= (resume) or init_from= (warm start)")
         warm_start(module.net, module.ema.net, cfg.init_from, model_config)
     callbacks = [instantiate(c) for c in (cfg.get("callbacks") or {}).values() if c]
+    if cfg.get("logger") and str(cfg.logger.get("_target_", "")).endswith("WandbLogger"):
+        online = not cfg.logger.get("offline", True)
+        settle_wandb_mode(os.environ.get("WANDB_MODE", "online") if online else "offline")
     logger = instantiate(cfg.logger) if cfg.get("logger") else False
     trainer: L.Trainer = instantiate(cfg.trainer, _partial_=True)(
-        callbacks=callbacks, logger=logger, default_root_dir=str(run_dir)
+        callbacks=callbacks,
+        logger=logger,
+        default_root_dir=str(run_dir),
+        plugins=[AtomicCheckpointIO()],  # last.ckpt is whole or absent after any kill
     )
+    stage["trainer"] = trainer
     if logger:
         logger.log_hyperparams(OmegaConf.to_container(cfg, resolve=True))
     if trainer.is_global_zero:
@@ -152,7 +215,7 @@ def train(cfg: DictConfig) -> dict[str, Any]:
             cfg.get("init_from"),
         )
     try:
-        trainer.fit(module, datamodule=datamodule, ckpt_path=ckpt_path)
+        trainer.fit(module, datamodule=datamodule, ckpt_path=ckpt_path, weights_only=True)
     finally:
         # Close the W&B run so that a later run in the same process (a sweep, a notebook,
         # generate after train) starts its own instead of appending to this one.

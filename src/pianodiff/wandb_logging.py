@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +26,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from pianodiff.audio import atomic_path, read_audio
 from pianodiff.generation.plugins import GenerationPlugin, register_plugin
+from pianodiff.wandb_env import settle_wandb_mode
 
 log = logging.getLogger(__name__)
 
@@ -68,6 +68,7 @@ def init_run(
 ):
     """Start a W&B run whose folder is ``<run_root>/wandb/``; ``mode`` defaults to
     $WANDB_MODE, else "offline" (never the network unless asked for)."""
+    mode = settle_wandb_mode(mode)  # before W&B starts: offline also means no telemetry
     import wandb
 
     run_root = Path(run_root)
@@ -79,7 +80,7 @@ def init_run(
         job_type=job_type,
         config=config or {},
         dir=str(run_root),
-        mode=mode or os.environ.get("WANDB_MODE", "offline"),
+        mode=mode,
         settings=wandb.Settings(console="off", silent=True),
     )
 

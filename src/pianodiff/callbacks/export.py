@@ -9,7 +9,9 @@ counts every session.
 from __future__ import annotations
 
 import os
+import pickle
 import platform
+import re
 import time
 from pathlib import Path
 from typing import Any
@@ -19,7 +21,12 @@ import torch
 from lightning.pytorch.utilities import rank_zero_only
 
 from pianodiff import SAMPLE_RATE
-from pianodiff.checkpoint import CheckpointError, export_model
+from pianodiff.checkpoint import (
+    CheckpointError,
+    check_no_interpolation,
+    export_model,
+    plain_sections,
+)
 from pianodiff.lit_module import CONFIG_KEY
 
 EMA_PREFIX = "ema.net."
@@ -45,12 +52,25 @@ def _cpu_name() -> str:
 
 
 def load_training_checkpoint(path: str | Path) -> dict[str, Any]:
-    """Read a pianodiff Lightning checkpoint; one-line ``CheckpointError`` when unusable."""
+    """Read a pianodiff Lightning checkpoint without running code from it.
+
+    ``torch.load(weights_only=True)``: only tensors and plain containers are unpickled; a
+    file that would import or call anything is refused. One-line ``CheckpointError`` when
+    the file is missing, corrupt, unsafe or not a pianodiff checkpoint.
+    """
     path = Path(path)
     if not path.is_file():
         raise CheckpointError(f"checkpoint not found: {path}")
     try:
-        ckpt = torch.load(path, map_location="cpu", weights_only=False)
+        ckpt = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as err:
+        if "weights only" not in str(err).lower():
+            raise CheckpointError(f"{path} is corrupt or not a PyTorch checkpoint") from err
+        raise CheckpointError(
+            f"{path} would run code when loaded ({_unsafe_globals(path, err)}); refused, nothing "
+            "was run: load only checkpoints written by pianodiff.train, or share an export "
+            "folder (safetensors)"
+        ) from None
     except Exception as err:
         raise CheckpointError(
             f"{path} is corrupt or not a PyTorch checkpoint ({err.__class__.__name__})"
@@ -59,9 +79,19 @@ def load_training_checkpoint(path: str | Path) -> dict[str, Any]:
         raise CheckpointError(
             f"{path} is not a pianodiff training checkpoint (no '{CONFIG_KEY}' config inside)"
         )
-    if not ckpt[CONFIG_KEY].get("model") or not ckpt[CONFIG_KEY].get("diffusion"):
+    config = ckpt[CONFIG_KEY]
+    if not isinstance(config, dict) or not config.get("model") or not config.get("diffusion"):
         raise CheckpointError(f"{path} carries no model/diffusion config; cannot rebuild the net")
     return ckpt
+
+
+def _unsafe_globals(path: Path, err: Exception) -> str:
+    """The globals a refused pickle names (read by scanning it, never by running it)."""
+    try:
+        names = torch.serialization.get_unsafe_globals_in_checkpoint(path)
+    except Exception:  # not a zip checkpoint: the unpickler's message names the first one
+        names = re.findall(r"GLOBAL ([\w.]+)", str(err))[:1]
+    return "it names " + ", ".join(names[:3]) if names else "it is not weights-only"
 
 
 def ema_state_dict(state_dict: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
@@ -78,7 +108,9 @@ def export_checkpoint(
     """Export the EMA weights of a Lightning checkpoint to ``out_dir`` (atomic)."""
     ckpt = load_training_checkpoint(ckpt_path)
     cfg = ckpt[CONFIG_KEY]
+    plain_sections(cfg, str(ckpt_path))  # never write an export that loading would refuse
     saved_meta = dict(cfg.get("meta") or {})
+    check_no_interpolation(saved_meta, "meta", str(ckpt_path))
     saved_meta.update(
         {
             "sample_rate": SAMPLE_RATE,

@@ -13,10 +13,17 @@ from __future__ import annotations
 from pathlib import Path
 
 import torch
-from hydra.utils import instantiate
 from omegaconf import OmegaConf
 
-from pianodiff.checkpoint import CheckpointError, LoadedModel, load_export
+from pianodiff.checkpoint import (
+    CheckpointError,
+    LoadedModel,
+    build_network,
+    build_schedule,
+    check_no_interpolation,
+    load_export,
+    plain_sections,
+)
 from pianodiff.diffusion.schedule import NoiseSchedule
 from pianodiff.generation.configs import CONF_DIR, load_group_config
 from pianodiff.generation.errors import GenerationError
@@ -55,13 +62,16 @@ def untrained_model(size: str, device: str = "cpu", seed: int = 0) -> LoadedMode
     model_cfg = load_group_config("model", size)
     try:
         diffusion_cfg = OmegaConf.load(resolve_checkpoint(None) / "config.yaml").diffusion
+        check_no_interpolation(OmegaConf.to_container(diffusion_cfg), "diffusion", "bundled")
     except GenerationError:
         diffusion_cfg = load_group_config("diffusion", FALLBACK_DIFFUSION)
     # One root, so that a model config interpolating ${diffusion} resolves.
     config = OmegaConf.create(
         {"model": model_cfg, "diffusion": diffusion_cfg, "meta": {"untrained": size}}
     )
+    # The schedule comes from the bundled export: checked like any checkpoint config.
+    model_plain, diffusion_plain = plain_sections(config, f"{UNTRAINED_PREFIX}{size}", trusted=True)
     torch.manual_seed(seed)
-    net = instantiate(config.model).eval().requires_grad_(False).to(device)
-    schedule: NoiseSchedule = instantiate(config.diffusion)
+    net = build_network(model_plain).eval().requires_grad_(False).to(device)
+    schedule: NoiseSchedule = build_schedule(diffusion_plain)
     return LoadedModel(net=net, schedule=schedule, config=config, path=Path(f"untrained-{size}"))

@@ -10,6 +10,7 @@ from pathlib import Path
 import torch
 
 from pianodiff.audio import atomic_path
+from pianodiff.wandb_env import settle_wandb_mode
 
 NEW_AUDIO = ("extend", "unconditional")  # tasks whose rows measure generated audio
 SUMMARY_COLUMNS = [  # (column, header, row tasks it comes from)
@@ -178,6 +179,7 @@ def _save(fig, path: Path) -> Path:
 
 def log_to_wandb(rows, summary, images, run_dir: Path, project: str, mode: str, config: dict):
     """One W&B run (offline by default) with the rows table, summary figures and plots."""
+    mode = settle_wandb_mode(mode)  # before W&B starts: offline also means no telemetry
     import wandb
 
     run = wandb.init(project=project, mode=mode, dir=str(run_dir), config=config, job_type="eval")

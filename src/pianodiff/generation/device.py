@@ -7,18 +7,37 @@ import torch
 from pianodiff.generation.errors import GenerationError
 from pianodiff.inpaint.base import Denoiser
 
+DEVICE_CHOICES = "auto, cpu, cuda, cuda:<index> or mps"
+
+
+def _mps_available() -> bool:
+    return bool(getattr(torch.backends, "mps", None) and torch.backends.mps.is_available())
+
 
 def pick_device(name: str | torch.device | None = None) -> torch.device:
     """``name`` if given (and available); "auto"/None picks cuda > mps > cpu."""
     if name is None or str(name) == "auto":
         if torch.cuda.is_available():
             return torch.device("cuda")
-        if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
+        if _mps_available():
             return torch.device("mps")
         return torch.device("cpu")
-    device = torch.device(name)
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise GenerationError(f"device={name} asked but CUDA is not available; use device=cpu")
+    try:
+        device = name if isinstance(name, torch.device) else torch.device(str(name))
+    except (RuntimeError, ValueError, TypeError):
+        raise GenerationError(f"device={name} is not a device; use {DEVICE_CHOICES}") from None
+    if device.type not in ("cpu", "cuda", "mps"):
+        raise GenerationError(f"device={name} is not supported; use {DEVICE_CHOICES}")
+    if device.type == "cuda":
+        if not torch.cuda.is_available():
+            raise GenerationError(f"device={name} asked but CUDA is not available; use device=cpu")
+        count = torch.cuda.device_count()
+        if device.index is not None and device.index >= count:
+            raise GenerationError(
+                f"device={name}: there are {count} CUDA device(s) (cuda:0..cuda:{count - 1})"
+            )
+    if device.type == "mps" and not _mps_available():
+        raise GenerationError(f"device={name} asked but MPS is not available; use device=cpu")
     return device
 
 

@@ -32,6 +32,13 @@ from pianodiff.inpaint.replacement import Replacement
 SEAM_EXCERPT_SECONDS = 2.0  # audio each side of a seam used to rank candidates
 
 
+def prompt_tail_seconds(geometry: Geometry) -> float:
+    """The end of a prompt that the new audio depends on: the first window's context and the
+    excerpt its candidates are ranked on (and a margin for resampling at the edge). Reading
+    only this much of a recording gives the same new audio as reading all of it."""
+    return max(geometry.window_seconds, SEAM_EXCERPT_SECONDS) + 0.05
+
+
 @dataclass
 class LongAudio:
     """The result of a windowed run.

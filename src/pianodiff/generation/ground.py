@@ -4,6 +4,9 @@ Any format soundfile reads; stereo is averaged to mono and other rates are resam
 (``audio.read_audio``). Refused, with one clear line: missing, not audio, empty, NaN or
 infinite samples, and all silent (peak below -80 dBFS): a silent prompt gives the model
 nothing to continue. A file shorter than the context is used whole as the context.
+
+Only the part that conditions the model needs decoding: ``tail_seconds`` reads just the
+end of the file (``audio.read_audio_tail``), so a long recording costs its tail only.
 """
 
 from __future__ import annotations
@@ -13,16 +16,29 @@ from pathlib import Path
 import torch
 
 from pianodiff import SAMPLE_RATE
-from pianodiff.audio import AudioError, read_audio
+from pianodiff.audio import AudioError, read_audio, read_audio_tail
 
 SILENCE_PEAK = 1e-4  # -80 dBFS
 
 
-def load_ground(path: str | Path, sample_rate: int = SAMPLE_RATE) -> torch.Tensor:
-    """Read and check a ground file; returns mono (T,) float32 at ``sample_rate``."""
-    audio = read_audio(path, sample_rate)
+def load_ground(
+    path: str | Path, sample_rate: int = SAMPLE_RATE, tail_seconds: float | None = None
+) -> torch.Tensor:
+    """Read and check a ground file (its last ``tail_seconds`` only, when given);
+    returns mono (T,) float32 at ``sample_rate``."""
+    if tail_seconds is None:
+        audio = read_audio(path, sample_rate)
+    else:
+        audio = read_audio_tail(path, tail_seconds, sample_rate)
+    return check_prompt(audio, str(path))
+
+
+def check_prompt(audio: torch.Tensor, name: str = "the prompt") -> torch.Tensor:
+    """``audio`` (T,) if it can be continued; ``AudioError`` when empty, non-finite or silent."""
     if audio.numel() == 0:
-        raise AudioError(f"{path} holds no samples; give a non-empty recording")
+        raise AudioError(f"{name} holds no samples; give a non-empty recording")
+    if not bool(torch.isfinite(audio).all()):
+        raise AudioError(f"{name} contains NaN or infinite samples; re-export the audio")
     if float(audio.abs().max()) < SILENCE_PEAK:
-        raise AudioError(f"{path} is silent (peak below -80 dBFS); give a recording with sound")
+        raise AudioError(f"{name} is silent (peak below -80 dBFS); give a recording with sound")
     return audio

@@ -30,7 +30,8 @@ def resolve_checkpoint(path: str | os.PathLike | None) -> Path:
     """The export folder to load: ``path`` if given, else the bundled piano14-small model."""
     if path is not None:
         folder = Path(path).expanduser()
-        if not folder.exists():
+        interrupted = folder.with_name(f".{folder.name}.old").is_dir()  # load_export says so
+        if not folder.exists() and not interrupted:
             raise GenerationError(
                 f"checkpoint not found: {folder} (pass checkpoint=<export folder>)"
             )
@@ -58,19 +59,40 @@ def default_output(extender: str, sampler: str, seed: int, folder: Path = OUTPUT
     return path
 
 
+def sidecar_path(output: Path) -> Path:
+    """The JSON sidecar written beside ``output`` (``out.wav`` -> ``out.json``)."""
+    return output.with_suffix(".json")
+
+
 def check_output(path: Path, overwrite: bool) -> None:
-    """Fail early (before any sampling) when ``path`` cannot or must not be written."""
-    if path.is_dir():
-        raise GenerationError(f"output {path} is a folder; give a file name such as out.wav")
-    if path.exists() and not overwrite:
-        raise GenerationError(f"output {path} exists; pass overwrite=true to replace it")
+    """Fail early (before any sampling) when ``path`` or its sidecar cannot or must not be
+    written. Creates nothing: the folder is made when the audio is written."""
     if path.suffix.lower() not in (".wav", ".flac"):
         raise GenerationError(f"output {path} must end in .wav or .flac")
+    for target, what in ((path, "output"), (sidecar_path(path), "sidecar")):
+        if target.is_dir():
+            raise GenerationError(
+                f"{what} {target} is a folder; give another output= such as out.wav"
+            )
+        if target.exists() and not overwrite:
+            raise GenerationError(
+                f"{what} {target} exists; pass overwrite=true to replace it or choose "
+                "another output="
+            )
+    folder = _nearest_existing(path.parent)
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryFile(dir=path.parent):
+        if not folder.is_dir():
+            raise NotADirectoryError(20, "not a folder")
+        with tempfile.TemporaryFile(dir=folder):
             pass
     except OSError as err:
         raise GenerationError(
             f"cannot write to {path.parent} ({err.strerror or err}); choose another output="
         ) from err
+
+
+def _nearest_existing(folder: Path) -> Path:
+    folder = folder.absolute()
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent
+    return folder

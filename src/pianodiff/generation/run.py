@@ -27,13 +27,24 @@ from pianodiff.checkpoint import load_export
 from pianodiff.generation.configs import plan_from_config
 from pianodiff.generation.cost import steady_state_cost
 from pianodiff.generation.device import make_denoiser, pick_device
-from pianodiff.generation.engine import LongAudio, WindowedGenerator
+from pianodiff.generation.engine import LongAudio, WindowedGenerator, prompt_tail_seconds
 from pianodiff.generation.errors import GenerationError
 from pianodiff.generation.geometry import Geometry
 from pianodiff.generation.ground import load_ground
-from pianodiff.generation.paths import check_output, default_output, resolve_checkpoint
+from pianodiff.generation.paths import (
+    check_output,
+    default_output,
+    resolve_checkpoint,
+    sidecar_path,
+)
 from pianodiff.generation.plugins import GenerationPlugin, PluginList, load_plugins
 from pianodiff.generation.progress import ProgressBar
+from pianodiff.generation.values import (
+    check_candidates,
+    check_flag,
+    check_seed,
+    check_switches,
+)
 
 MAX_SECONDS = 3600.0
 
@@ -66,39 +77,37 @@ def check_seconds(seconds: Any) -> float:
     return value
 
 
-def check_flag(name: str, value: Any) -> bool:
-    """A true/false option; anything else is one clear error (never truthiness)."""
-    if isinstance(value, bool):
-        return value
-    raise GenerationError(f"{name} must be true or false, got {value!r}")
-
-
 def run_generation(
     cfg: DictConfig, plugins: list[GenerationPlugin] | None = None
 ) -> GenerationResult:
     """Generate audio as ``cfg`` (conf/generate.yaml) says and write it with its sidecar."""
     seconds = check_seconds(cfg.seconds)
-    candidates = int(cfg.candidates)
-    if candidates < 1:
-        raise GenerationError(f"candidates must be >= 1, got {candidates}")
+    candidates = check_candidates(cfg.candidates)
+    overwrite = check_flag("overwrite", cfg.overwrite)
+    bf16, compile_net = check_flag("bf16", cfg.bf16), check_flag("compile", cfg.compile)
     include_prompt = check_flag("include_prompt", cfg.get("include_prompt", True))
+    seed = check_seed(cfg.seed)
+    check_switches(cfg)
     geometry = Geometry(**OmegaConf.to_container(cfg.geometry, resolve=True))
     inpainter = instantiate(cfg.extender)
     checkpoint = resolve_checkpoint(cfg.checkpoint)
-    ground = load_ground(cfg.ground_file, SAMPLE_RATE) if cfg.ground_file else None
     device = pick_device(cfg.device)
+    # The whole recording goes into the output; without it (include_prompt=false) only the
+    # tail that conditions the model and ranks the seams needs decoding.
+    tail = None if include_prompt else prompt_tail_seconds(geometry)
+    ground = load_ground(cfg.ground_file, SAMPLE_RATE, tail) if cfg.ground_file else None
     model = load_export(checkpoint, device)
     plan = plan_from_config(cfg.sampler, model.schedule)
-    seed = int(cfg.seed) if cfg.seed is not None else int.from_bytes(os.urandom(4), "little")
+    seed = seed if seed is not None else int.from_bytes(os.urandom(4), "little")
     output = Path(cfg.output) if cfg.output else default_output(inpainter.name, plan.name, seed)
-    check_output(output, bool(cfg.overwrite))
+    check_output(output, overwrite)
 
     hooks = PluginList([*(plugins or []), *load_plugins(cfg)])
     if cfg.get("progress", True):
         hooks.plugins.append(ProgressBar())
     generator = torch.Generator(device=device).manual_seed(seed)
     engine = WindowedGenerator(
-        make_denoiser(model.net, bool(cfg.bf16), bool(cfg.compile)),
+        make_denoiser(model.net, bf16, compile_net),
         inpainter,
         plan,
         geometry,
@@ -116,10 +125,12 @@ def run_generation(
             raise GenerationError("the model produced NaN/inf audio; check the checkpoint")
         meta = _sidecar(cfg, checkpoint, inpainter, plan, geometry, seed, long, wall, output)
         meta["device"] = str(device)
-        write_audio(output, audio, SAMPLE_RATE, overwrite=bool(cfg.overwrite))
-        sidecar = output.with_suffix(".json")
-        with atomic_path(sidecar) as tmp:
+        sidecar = sidecar_path(output)
+        if sidecar.exists() and not overwrite:  # appeared while sampling
+            raise FileExistsError(f"{sidecar} exists; pass overwrite=true to replace it")
+        with atomic_path(sidecar) as tmp:  # the JSON lands only if the audio did
             tmp.write_text(json.dumps(meta, indent=2))
+            write_audio(output, audio, SAMPLE_RATE, overwrite=overwrite)
         result = GenerationResult(audio, SAMPLE_RATE, output, sidecar, meta, cfg, long)
         hooks.after_write(result)
         return result
