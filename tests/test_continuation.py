@@ -44,7 +44,7 @@ def _generate(args: list[str], cwd, monkeypatch) -> None:
     main()
 
 
-@pytest.mark.parametrize("prompt_seconds", [0.05, 0.3, 1.2])  # < context, < window, > window
+@pytest.mark.parametrize("prompt_seconds", [0.05, 0.3, 1.2, 3.0])  # 3 s: a tail read
 def test_cli_writes_the_whole_prompt_then_seconds(
     tmp_path, checkpoint, monkeypatch, prompt_seconds
 ):

@@ -30,7 +30,7 @@ from pianodiff.generation.device import make_denoiser, pick_device
 from pianodiff.generation.engine import LongAudio, WindowedGenerator, prompt_tail_seconds
 from pianodiff.generation.errors import GenerationError
 from pianodiff.generation.geometry import Geometry
-from pianodiff.generation.ground import check_prompt, load_ground
+from pianodiff.generation.ground import check_prompt, check_prompt_end, load_ground
 from pianodiff.generation.plugins import GenerationPlugin
 from pianodiff.generation.run import check_seconds
 from pianodiff.generation.values import check_candidates, check_flag, check_sample_rate, check_seed
@@ -97,7 +97,7 @@ class Generator:
         candidates = check_candidates(candidates)
         geometry = geometry or Geometry()
         tail = None if include_prompt else prompt_tail_seconds(geometry)  # else all of it
-        ground = self._ground(audio, sample_rate, tail)
+        ground = self._ground(audio, sample_rate, tail, geometry.window_seconds)
         inpainter = build_extender(extender, **extender_params)
         plan = build_plan(sampler, self.model.schedule, **(sampler_params or {}))
         generator = torch.Generator(device=self.device)
@@ -120,7 +120,11 @@ class Generator:
         return self.extend(None, seconds, **kwargs)
 
     def _ground(
-        self, audio, sample_rate: int | None, tail_seconds: float | None
+        self,
+        audio,
+        sample_rate: int | None,
+        tail_seconds: float | None,
+        end_seconds: float | None = None,
     ) -> torch.Tensor | None:
         """The prompt as (T,) at the model's rate; refused like a ground file on the CLI
         (empty, NaN/inf or silent), and a ``sample_rate`` that is not a positive whole
@@ -129,14 +133,14 @@ class Generator:
         if audio is None:
             return None
         if isinstance(audio, str | Path):
-            return load_ground(audio, self.sample_rate, tail_seconds)  # None: all of it
+            return load_ground(audio, self.sample_rate, tail_seconds, end_seconds)
         wav = torch.as_tensor(audio, dtype=torch.float32)
         if wav.ndim == 2:  # (channels, T) -> mono
             wav = wav.mean(dim=0)
         if wav.ndim != 1 or wav.numel() == 0:
             raise GenerationError("audio must be a non-empty (T,) or (channels, T) tensor")
         check_prompt(wav, "audio")
-        return resample(wav, rate, self.sample_rate)
+        return check_prompt_end(resample(wav, rate, self.sample_rate), end_seconds, "audio")
 
 
 def _combine(plugins: list[GenerationPlugin] | None) -> GenerationPlugin | None:

@@ -22,15 +22,31 @@ SILENCE_PEAK = 1e-4  # -80 dBFS
 
 
 def load_ground(
-    path: str | Path, sample_rate: int = SAMPLE_RATE, tail_seconds: float | None = None
+    path: str | Path,
+    sample_rate: int = SAMPLE_RATE,
+    tail_seconds: float | None = None,
+    end_seconds: float | None = None,
 ) -> torch.Tensor:
     """Read and check a ground file (its last ``tail_seconds`` only, when given);
-    returns mono (T,) float32 at ``sample_rate``."""
+    returns mono (T,) float32 at ``sample_rate``. ``end_seconds``: its last seconds, which
+    condition the model, must not be silent either (``check_prompt_end``)."""
     if tail_seconds is None:
         audio = read_audio(path, sample_rate)
     else:
         audio = read_audio_tail(path, tail_seconds, sample_rate)
-    return check_prompt(audio, str(path))
+    check_prompt(audio, str(path))
+    return check_prompt_end(audio, end_seconds, str(path), sample_rate)
+
+
+def check_prompt_end(
+    audio: torch.Tensor, seconds: float | None, name: str, sample_rate: int = SAMPLE_RATE
+) -> torch.Tensor:
+    """``audio`` (T,) unless its last ``seconds`` (what the model hears) are silent: a
+    recording that ends in silence gives the model nothing to continue either."""
+    n = 0 if seconds is None else round(seconds * sample_rate)
+    if 0 < n < len(audio):
+        check_prompt(audio[-n:], f"the last {seconds:g} s of {name}")
+    return audio
 
 
 def check_prompt(audio: torch.Tensor, name: str = "the prompt") -> torch.Tensor:

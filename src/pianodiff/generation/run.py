@@ -95,7 +95,11 @@ def run_generation(
     # The whole recording goes into the output; without it (include_prompt=false) only the
     # tail that conditions the model and ranks the seams needs decoding.
     tail = None if include_prompt else prompt_tail_seconds(geometry)
-    ground = load_ground(cfg.ground_file, SAMPLE_RATE, tail) if cfg.ground_file else None
+    ground = (
+        load_ground(cfg.ground_file, SAMPLE_RATE, tail, end_seconds=geometry.window_seconds)
+        if cfg.ground_file
+        else None
+    )
     model = load_export(checkpoint, device)
     plan = plan_from_config(cfg.sampler, model.schedule)
     seed = seed if seed is not None else int.from_bytes(os.urandom(4), "little")
