@@ -121,7 +121,7 @@ def export_checkpoint(
     clock = ckpt.get("callbacks", {})
     for key, state in clock.items():
         if key.startswith("ExportOnFitEnd") and isinstance(state, dict):
-            saved_meta["train_hours"] = round(state.get("train_seconds", 0.0) / 3600, 4)
+            saved_meta["train_hours"] = round(state.get("train_seconds", 0.0) / 3600, 6)
     saved_meta.update(meta or {})
     return export_model(
         out_dir, ema_state_dict(ckpt["state_dict"]), cfg["model"], cfg["diffusion"], saved_meta
@@ -169,7 +169,7 @@ class ExportOnFitEnd(L.Callback):
         meta = {
             "sample_rate": SAMPLE_RATE,
             "steps": int(trainer.global_step),
-            "train_hours": round(self._elapsed() / 3600, 4),
+            "train_hours": round(self._elapsed() / 3600, 6),
             "hardware": hardware_description(pl_module.device),
             "world_size": int(trainer.world_size),
             "precision": str(trainer.precision),
