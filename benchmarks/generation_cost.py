@@ -3,7 +3,7 @@ sampler, wall time at small size on CPU, and the original geometry as the baseli
 
     python -m benchmarks.generation_cost [--quick]
 
-Network-audio-seconds per output second (DESIGN "Measuring") = NFE per window × window
+Network-audio-seconds per output second = NFE per window × window
 seconds ÷ new seconds per window: hardware-free. The baseline is the original project's
 setting (geometry=original: 5 s windows, 4 s context, T = 200 ancestral DDPM, interpolation)
 = 200 × 5 / 1 = 1000. Wall times run a randomly initialised DiffWave "small" (12 × 48) on
@@ -23,13 +23,13 @@ from hydra.utils import instantiate
 from omegaconf import OmegaConf
 
 import pianodiff
+from pianodiff.diffusion.denoiser import Denoiser
 from pianodiff.diffusion.schedule import linear_schedule
 from pianodiff.generation.configs import build_extender, build_plan
 from pianodiff.generation.cost import steady_state_cost
 from pianodiff.generation.engine import WindowedGenerator
 from pianodiff.generation.geometry import Geometry
 from pianodiff.inpaint import INPAINTERS
-from pianodiff.inpaint.base import Denoiser
 
 SR = pianodiff.SAMPLE_RATE
 CONF = Path(pianodiff.__file__).parent / "conf"

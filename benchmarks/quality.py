@@ -33,9 +33,9 @@ def _excerpt(seconds: float) -> torch.Tensor | None:
 
 def _run(model, ground, seconds: float, bf16: bool) -> dict:
     from pianodiff.api import Generator
-    from pianodiff.evaluation.natural import seam_scores_at
-    from pianodiff.evaluation.onsets import onset_rate
-    from pianodiff.evaluation.tonality import tonality
+    from pianodiff.measures.natural import seam_scores_at
+    from pianodiff.measures.onsets import onset_rate
+    from pianodiff.measures.tonality import tonality
 
     gen = Generator(model, torch.device("cpu"), bf16=bf16)
     start = time.perf_counter()

@@ -17,8 +17,8 @@ from omegaconf import OmegaConf
 from pianodiff.checkpoint import export_model
 from pianodiff.evaluate import evaluate
 from pianodiff.evaluation.models import EvaluationError, conf_dir, load_model
-from pianodiff.evaluation.notes import unavailable_reason
 from pianodiff.generation.errors import GenerationError
+from pianodiff.measures.notes import unavailable_reason
 from pianodiff.nets import DiffWave
 
 QUICK = [
@@ -121,10 +121,10 @@ def test_evaluate_end_to_end(tiny_checkpoint, held_out, tmp_path):
 def test_unconditional_rows_measure_generates_base_window(tiny_checkpoint):
     from pianodiff.api import Generator
     from pianodiff.evaluation.run_cases import Setup, run_unconditional_case
-    from pianodiff.evaluation.tonality import tonality
     from pianodiff.generation.configs import build_extender, build_plan
     from pianodiff.generation.geometry import Geometry
     from pianodiff.generation.plugins import GenerationPlugin
+    from pianodiff.measures.tonality import tonality
 
     class BaseWindow(GenerationPlugin):
         def on_window(self, event) -> None:

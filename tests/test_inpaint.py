@@ -1,4 +1,4 @@
-"""The shared Inpainter contract (DESIGN convention 7), over every registered inpainter."""
+"""The shared Inpainter contract, over every registered inpainter."""
 
 from __future__ import annotations
 
@@ -11,12 +11,13 @@ from hydra.utils import instantiate
 from omegaconf import OmegaConf
 
 import pianodiff
+from pianodiff.diffusion.context import InpaintContext
+from pianodiff.diffusion.denoiser import Denoiser
 from pianodiff.diffusion.plan import ddim_plan, ddpm_plan, fast_plan
 from pianodiff.diffusion.preconditioning import accepts_context
 from pianodiff.diffusion.sampler import sample
 from pianodiff.diffusion.schedule import linear_schedule
 from pianodiff.inpaint import INPAINTERS
-from pianodiff.inpaint.base import Denoiser, InpaintContext
 from pianodiff.inpaint.conditioned import ContextNotAcceptedError
 from pianodiff.inpaint.guidance import ReconstructionGuidance
 from pianodiff.inpaint.interpolation import Interpolation, lambda_schedule

@@ -6,13 +6,13 @@ import math
 
 import torch
 
-from pianodiff.evaluation.chroma import chroma, chroma_similarity, continuity_at
-from pianodiff.evaluation.natural import (
+from pianodiff.measures.chroma import chroma, chroma_similarity, continuity_at
+from pianodiff.measures.natural import (
     natural_seam_distribution,
     percentile_of,
     seam_scores_at,
 )
-from pianodiff.evaluation.spectral import log_spectral_distance, snr_db
+from pianodiff.measures.spectral import log_spectral_distance, snr_db
 
 SR = 22050
 

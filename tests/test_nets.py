@@ -72,5 +72,5 @@ def test_named_sizes():
         counts[size] = instantiate(compose_train_config([f"model={size}"]).model).num_parameters()
     assert counts["tiny"] < counts["small"] < counts["base"] < counts["large"]
     base = instantiate(compose_train_config(["model=base"]).model)
-    # DESIGN: 30 layers with dilation cycle 10 see about ±0.14 s at 22.05 kHz.
+    # 30 layers with dilation cycle 10 see about ±0.14 s at 22.05 kHz.
     assert abs(base.receptive_field / 2 / 22050 - 0.139) < 0.005

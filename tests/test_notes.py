@@ -19,9 +19,9 @@ from conftest import SR, tone
 from test_tonality import coloured_noise
 
 from pianodiff.data.render import SOUNDFONTS, Synth, render_piece, resolve_soundfont
-from pianodiff.evaluation import notes
-from pianodiff.evaluation.note_events import decode_notes
-from pianodiff.evaluation.notes import (
+from pianodiff.measures import notes
+from pianodiff.measures.note_events import decode_notes
+from pianodiff.measures.notes import (
     NotesUnavailable,
     activations,
     note_measures,
@@ -130,7 +130,7 @@ def test_missing_extra_fails_loudly_in_one_line(no_extra):
 
 
 def test_missing_extra_turns_the_logged_measure_off_with_one_line(no_extra, caplog):
-    with caplog.at_level(logging.WARNING, logger="pianodiff.evaluation.notes"):
+    with caplog.at_level(logging.WARNING, logger="pianodiff.measures.notes"):
         assert note_metrics(torch.zeros(SR)) == {}
         assert note_metrics(torch.zeros(SR), prefix="demo/") == {}
     lines = [r.getMessage() for r in caplog.records]

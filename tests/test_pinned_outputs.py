@@ -24,12 +24,13 @@ from omegaconf import OmegaConf
 
 import pianodiff
 from pianodiff.api import Generator
+from pianodiff.diffusion.context import InpaintContext
+from pianodiff.diffusion.denoiser import Denoiser
 from pianodiff.diffusion.plan import ddim_plan, ddpm_plan, fast_plan
 from pianodiff.diffusion.sampler import sample
 from pianodiff.diffusion.schedule import linear_schedule
 from pianodiff.generation.configs import build_extender
 from pianodiff.generation.geometry import Geometry
-from pianodiff.inpaint.base import Denoiser, InpaintContext
 from pianodiff.inpaint.repaint import RePaint
 from pianodiff.nets import MultiRateDiffWave
 

@@ -1,4 +1,4 @@
-"""The reverse loop walking every plan, and its per-step callback (DESIGN convention 6)."""
+"""The reverse loop walking every plan, and its per-step callback."""
 
 from __future__ import annotations
 
@@ -7,11 +7,12 @@ import torch
 from hydra import compose, initialize_config_dir
 from hydra.utils import instantiate
 
+from pianodiff.diffusion.context import InpaintContext
+from pianodiff.diffusion.denoiser import Denoiser
 from pianodiff.diffusion.plan import ddim_plan
 from pianodiff.diffusion.sampler import check_walk, sample
 from pianodiff.diffusion.schedule import linear_schedule
 from pianodiff.generation.configs import CONF_DIR
-from pianodiff.inpaint.base import Denoiser, InpaintContext
 from pianodiff.inpaint.repaint import RePaint
 
 SCHEDULE = linear_schedule(12, 1e-4, 0.2)

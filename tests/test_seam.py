@@ -1,4 +1,4 @@
-"""The seam score (DESIGN "Measuring") on real tones and hard splices."""
+"""The seam score on real tones and hard splices."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import pytest
 import torch
 from conftest import tone
 
-from pianodiff.evaluation.seam import (
+from pianodiff.measures.seam import (
     HOP,
     frame_changes,
     random_cut_scores,

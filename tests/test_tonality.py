@@ -15,8 +15,8 @@ import pytest
 import torch
 from conftest import tone
 
-from pianodiff.evaluation.onsets import detect_onsets, onset_rate
-from pianodiff.evaluation.tonality import NOISE_TONALITY, tonality
+from pianodiff.measures.onsets import detect_onsets, onset_rate
+from pianodiff.measures.tonality import NOISE_TONALITY, tonality
 
 SR = 22050
 

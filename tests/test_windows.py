@@ -10,6 +10,7 @@ from hydra.utils import instantiate
 from omegaconf import OmegaConf
 
 import pianodiff
+from pianodiff.diffusion.denoiser import Denoiser
 from pianodiff.diffusion.plan import ddim_plan, fast_plan
 from pianodiff.diffusion.schedule import linear_schedule
 from pianodiff.generation.cost import steady_state_cost
@@ -19,7 +20,6 @@ from pianodiff.generation.geometry import Geometry, layout
 from pianodiff.generation.plugins import GenerationPlugin
 from pianodiff.generation.windows import context_batch, gap_mask, join
 from pianodiff.inpaint import INPAINTERS
-from pianodiff.inpaint.base import Denoiser
 
 SR = 22050
 CONF = Path(pianodiff.__file__).parent / "conf"

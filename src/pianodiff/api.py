@@ -24,6 +24,7 @@ import torch
 from pianodiff import SAMPLE_RATE
 from pianodiff.audio import resample
 from pianodiff.checkpoint import LoadedModel, load_export
+from pianodiff.diffusion.hooks import Inpainter
 from pianodiff.diffusion.plan import SamplingPlan
 from pianodiff.generation.configs import build_extender, build_plan
 from pianodiff.generation.device import make_denoiser, pick_device
@@ -34,7 +35,6 @@ from pianodiff.generation.ground import check_prompt, check_prompt_end, load_gro
 from pianodiff.generation.plugins import GenerationPlugin
 from pianodiff.generation.run import check_seconds
 from pianodiff.generation.values import check_candidates, check_flag, check_sample_rate, check_seed
-from pianodiff.inpaint.base import Inpainter
 
 
 class Generator:

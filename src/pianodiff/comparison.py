@@ -15,7 +15,7 @@ record plugin into the job folder) and writes into the sweep folder
 
 and logs a W&B run named "comparison" in the sweep's group (the jobs' own runs share the
 group when ``wandb.enabled=true``) with a table: a row per job with its audio and animation.
-The seam score is recomputed on each whole output with ``evaluation.seam`` (mean and max
+The seam score is recomputed on each whole output with ``measures.seam`` (mean and max
 over its seams; the median frame change of the whole output is the reference).
 """
 
@@ -31,8 +31,8 @@ from hydra.experimental.callback import Callback
 from omegaconf import DictConfig
 
 from pianodiff.audio import atomic_path, read_audio
-from pianodiff.evaluation.seam import seam_scores
 from pianodiff.history.renderer import history_path
+from pianodiff.measures.seam import seam_scores
 from pianodiff.wandb_logging import DEFAULT_PROJECT, JOB_RECORD, init_run, run_folder, sweep_group
 
 log = logging.getLogger(__name__)

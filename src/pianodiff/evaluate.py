@@ -29,8 +29,6 @@ from pianodiff.audio import AudioError
 from pianodiff.checkpoint import CheckpointError
 from pianodiff.evaluation.cases import extension_cases, gap_cases, load_held_out
 from pianodiff.evaluation.models import EvaluationError, load_model
-from pianodiff.evaluation.natural import natural_seam_distribution
-from pianodiff.evaluation.notes import announce_if_off
 from pianodiff.evaluation.report import log_to_wandb, markdown_table, plot, summarise, write_csv
 from pianodiff.evaluation.run_cases import (
     Setup,
@@ -44,6 +42,8 @@ from pianodiff.generation.device import pick_device
 from pianodiff.generation.errors import GenerationError
 from pianodiff.generation.values import check_flag
 from pianodiff.leftovers import exit_on_sigterm, hydra_run_folder
+from pianodiff.measures.natural import natural_seam_distribution
+from pianodiff.measures.notes import announce_if_off
 
 
 def _names(value) -> list[str]:

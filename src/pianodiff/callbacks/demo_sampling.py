@@ -22,11 +22,12 @@ from lightning.pytorch.utilities import rank_zero_only
 
 from pianodiff import SAMPLE_RATE
 from pianodiff.audio import log_mel, write_audio
+from pianodiff.diffusion.context import InpaintContext
+from pianodiff.diffusion.denoiser import Denoiser
 from pianodiff.diffusion.plan import SamplingPlan, ddim_plan, fast_plan
 from pianodiff.diffusion.sampler import sample
 from pianodiff.diffusion.schedule import NoiseSchedule
 from pianodiff.evaluation.training_probe import sample_measures
-from pianodiff.inpaint.base import Denoiser, InpaintContext
 from pianodiff.inpaint.replacement import Replacement
 
 PLANS = ("fast", "ddim")

@@ -28,12 +28,13 @@ from lightning.pytorch.utilities import rank_zero_only
 from pianodiff import SAMPLE_RATE
 from pianodiff.audio import write_audio
 from pianodiff.callbacks.demo_sampling import demo_plan
+from pianodiff.diffusion.context import InpaintContext
+from pianodiff.diffusion.denoiser import Denoiser
 from pianodiff.diffusion.sampler import sample
 from pianodiff.diffusion.schedule import NoiseSchedule
 from pianodiff.history.recorder import HistoryRecorder
 from pianodiff.history.renderer import render_history, snapshot_strip
 from pianodiff.inpaint import get_inpainter_class
-from pianodiff.inpaint.base import Denoiser, InpaintContext
 
 
 def ema_net(pl_module: L.LightningModule) -> torch.nn.Module:

@@ -2,7 +2,7 @@
 
 It walks the list of levels an inpainter asks for (down: one reverse step; up: one forward
 re-noise step, for RePaint), calls the inpainter's hooks, and reports every step to an
-optional callback. It holds no inpainting logic of its own (convention 2) and no I/O.
+optional callback. It holds no inpainting logic of its own and no I/O.
 
 Callback payload (one dict per move of the walk; tensors are the live ones, copy to keep):
     index        position in the walk (0-based)
@@ -24,8 +24,10 @@ from typing import Any
 
 import torch
 
+from pianodiff.diffusion.context import InpaintContext
+from pianodiff.diffusion.denoiser import Denoiser
+from pianodiff.diffusion.hooks import Inpainter
 from pianodiff.diffusion.process import ddim_sigma, forward_step, reverse_step
-from pianodiff.inpaint.base import Denoiser, InpaintContext, Inpainter
 
 StepCallback = Callable[[dict[str, Any]], None]
 

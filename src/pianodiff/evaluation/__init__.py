@@ -1,17 +1,15 @@
-"""Evaluation metrics and the pieces of the ``python -m pianodiff.evaluate`` harness.
+"""The pieces of the ``python -m pianodiff.evaluate`` harness and the training probes.
 
-One concept per module (definitions in docs/evaluation.md):
+One concept per module (definitions in docs/evaluation.md; the signal measures themselves
+live in ``pianodiff.measures``):
 
-    seam.py            the seam score (log-mel frame-to-frame change)
-    natural.py         the seam statistic at random cut points of real audio, percentiles
-    spectral.py        STFT power, log-spectral distance and SNR (gap filling)
-    chroma.py          12-bin chroma and harmonic continuity across a point
-    tonality.py        spectral flatness against a median envelope: notes vs shaped noise
-    onsets.py          spectral-flux onset detection and onset rate
-    notes.py           basic-pitch's transcriber (ONNX, optional extra): note frames, notes/s
-    note_events.py     basic-pitch's note creation from its activations, in numpy
+    cases.py           held-out extension and gap cases
+    models.py          the models a run compares, loaded from their exports
+    run_cases.py       one case through the public API, measured
     influence.py       prompt influence: same-seed continuations of two different prompts
     reference_loss.py  "predict zero" and Wiener-filter reference losses for ε-prediction
+    training_probe.py  unconditional samples and their measures during and after training
+    report.py          summaries, tables, plots and the W&B table of a run
 
 This package imports nothing heavy on purpose: import the module you need.
 """

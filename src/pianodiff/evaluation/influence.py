@@ -19,7 +19,7 @@ from collections.abc import Sequence
 import torch
 
 from pianodiff import SAMPLE_RATE
-from pianodiff.evaluation.chroma import chroma_similarity
+from pianodiff.measures.chroma import chroma_similarity
 
 DEFAULT_EDGES = (0.1, 0.5)  # seconds after the cut: ranges 0–0.1, 0.1–0.5, 0.5–end
 

@@ -22,7 +22,7 @@ Wiener filter from the average power spectrum
 
     At high noise (ᾱ → 0) it returns x_t / s = ε exactly; at low noise it removes only the
     bins where the signal spectrum is weak. A model whose loss equals this filter's has
-    learned the average spectrum and nothing more (DESIGN.md "Training on this CPU").
+    learned the average spectrum and nothing more (docs/training-on-cpu.md).
 
 ``reference_losses`` takes the very t and ε a validation step drew, so the training code
 can log ``val/loss`` beside ``val/loss_wiener`` and ``val/loss_zero`` on the same draws.

@@ -16,18 +16,20 @@ import torch
 
 from pianodiff import SAMPLE_RATE
 from pianodiff.api import Generator
+from pianodiff.diffusion.context import InpaintContext
+from pianodiff.diffusion.denoiser import Denoiser
+from pianodiff.diffusion.hooks import Inpainter
 from pianodiff.diffusion.plan import SamplingPlan
 from pianodiff.diffusion.sampler import sample
 from pianodiff.evaluation.cases import ExtensionCase, GapCase
-from pianodiff.evaluation.chroma import continuity_at
 from pianodiff.evaluation.influence import influence_row
-from pianodiff.evaluation.natural import percentile_of, seam_scores_at
-from pianodiff.evaluation.notes import note_metrics
-from pianodiff.evaluation.onsets import onset_rate
-from pianodiff.evaluation.spectral import log_spectral_distance, snr_db
-from pianodiff.evaluation.tonality import tonality
-from pianodiff.inpaint.base import Denoiser, InpaintContext, Inpainter
 from pianodiff.inpaint.replacement import Replacement
+from pianodiff.measures.chroma import continuity_at
+from pianodiff.measures.natural import percentile_of, seam_scores_at
+from pianodiff.measures.notes import note_metrics
+from pianodiff.measures.onsets import onset_rate
+from pianodiff.measures.spectral import log_spectral_distance, snr_db
+from pianodiff.measures.tonality import tonality
 
 
 @dataclass

@@ -15,14 +15,15 @@ import torch
 from pianodiff import SAMPLE_RATE
 from pianodiff.audio import read_audio
 from pianodiff.data.dataset import find_audio_files
+from pianodiff.diffusion.context import InpaintContext
+from pianodiff.diffusion.denoiser import Denoiser
 from pianodiff.diffusion.sampler import sample
 from pianodiff.diffusion.schedule import NoiseSchedule
-from pianodiff.evaluation.notes import note_metrics
-from pianodiff.evaluation.onsets import onset_rate
 from pianodiff.evaluation.reference_loss import held_out_draws, reference_losses
-from pianodiff.evaluation.tonality import tonality
-from pianodiff.inpaint import Denoiser, InpaintContext
 from pianodiff.inpaint.replacement import Replacement
+from pianodiff.measures.notes import note_metrics
+from pianodiff.measures.onsets import onset_rate
+from pianodiff.measures.tonality import tonality
 
 
 def held_out_crops(folder: str | Path, count: int = 32, seconds: float = 0.5) -> torch.Tensor:

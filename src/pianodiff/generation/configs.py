@@ -13,10 +13,10 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
 import pianodiff
+from pianodiff.diffusion.hooks import Inpainter
 from pianodiff.diffusion.plan import SamplingPlan
 from pianodiff.diffusion.schedule import NoiseSchedule
 from pianodiff.generation.errors import GenerationError
-from pianodiff.inpaint.base import Inpainter
 
 CONF_DIR = Path(pianodiff.__file__).resolve().parent / "conf"
 

@@ -1,6 +1,6 @@
 """Cost accounting: network evaluations and network-audio-seconds per output second.
 
-DESIGN "Measuring": network-audio-seconds per output second = NFE × window seconds ÷ new
+Network-audio-seconds per output second = NFE × window seconds ÷ new
 seconds per window. It counts how much audio the network has to process for each second it
 adds, whatever the hardware, so runs on different machines compare. Every figure counts
 every network evaluation: a batched call over N candidates counts N times.

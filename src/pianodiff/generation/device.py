@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import torch
 
+from pianodiff.diffusion.denoiser import Denoiser
 from pianodiff.generation.errors import GenerationError
-from pianodiff.inpaint.base import Denoiser
 
 DEVICE_CHOICES = "auto, cpu, cuda, cuda:<index> or mps"
 

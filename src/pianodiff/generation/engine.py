@@ -19,15 +19,17 @@ from dataclasses import dataclass, field, replace
 import torch
 
 from pianodiff import SAMPLE_RATE
+from pianodiff.diffusion.context import InpaintContext
+from pianodiff.diffusion.denoiser import Denoiser
+from pianodiff.diffusion.hooks import Inpainter
 from pianodiff.diffusion.plan import SamplingPlan
 from pianodiff.diffusion.sampler import sample
-from pianodiff.evaluation.seam import N_FFT, frame_changes, seam_scores_from_changes
 from pianodiff.generation.cost import CostMeter
 from pianodiff.generation.geometry import Geometry, WindowSpan, layout
 from pianodiff.generation.plugins import GenerationPlugin, WindowEvent
 from pianodiff.generation.windows import context_batch, join
-from pianodiff.inpaint.base import Denoiser, InpaintContext, Inpainter
 from pianodiff.inpaint.replacement import Replacement
+from pianodiff.measures.seam import N_FFT, frame_changes, seam_scores_from_changes
 
 SEAM_EXCERPT_SECONDS = 2.0  # audio each side of a seam used to rank candidates
 
@@ -169,7 +171,7 @@ class WindowedGenerator:
         x = sample(self.denoiser, inpainter, ctx, callback=on_step)
         nfe = self.denoiser.nfe - before
         expected = inpainter.nfe(self.plan)
-        if nfe != expected:  # the contract every inpainter promises (DESIGN convention 7)
+        if nfe != expected:  # the contract every inpainter promises
             raise RuntimeError(f"{inpainter.name} made {nfe} evaluations, declared {expected}")
         return x, nfe
 
@@ -177,10 +179,8 @@ class WindowedGenerator:
         self, cost: CostMeter, nfe: int, length: int, new: int, inpainter: Inpainter, batch: int
     ) -> None:
         """Add one window's cost: ``nfe`` batched calls over ``batch`` candidates."""
-        per_step = inpainter.forwards_per_step + 2 * inpainter.backwards_per_step
-        fwd = nfe / inpainter.forwards_per_step * per_step
         sr = self.sample_rate
-        cost.add(nfe, fwd, length / sr, new / sr, batch=batch)
+        cost.add(nfe, inpainter.forward_equivalents(nfe), length / sr, new / sr, batch=batch)
 
     def _base_window(self, num_windows: int, cost: CostMeter) -> torch.Tensor:
         event = WindowEvent("start", 0, num_windows, "base", 0, 0, self.window)

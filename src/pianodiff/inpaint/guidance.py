@@ -23,7 +23,13 @@ import math
 import torch
 
 from pianodiff.diffusion.process import eps_from_x0, x0_from_eps
-from pianodiff.inpaint.base import Denoiser, InpaintContext, Inpainter, model_estimate
+from pianodiff.inpaint.base import (
+    Denoiser,
+    InpaintContext,
+    Inpainter,
+    keep_known,
+    model_estimate,
+)
 
 
 class ReconstructionGuidance(Inpainter):
@@ -60,7 +66,7 @@ class ReconstructionGuidance(Inpainter):
             x0 = x0_from_eps(x_t, alpha_bar, eps)
         if ctx.clip_x0:
             x0 = x0.clamp(-1.0, 1.0)
-        x0 = ctx.mask * ctx.known + (1.0 - ctx.mask) * x0  # data consistency
+        x0 = keep_known(ctx.known, x0, ctx)  # data consistency
         return eps_from_x0(x_t, alpha_bar, x0), x0
 
     def _guided_estimate(
@@ -81,7 +87,7 @@ class ReconstructionGuidance(Inpainter):
         return eps.detach(), x0
 
     def finish(self, x0: torch.Tensor, ctx: InpaintContext) -> torch.Tensor:
-        return ctx.mask * ctx.known + (1.0 - ctx.mask) * x0
+        return keep_known(ctx.known, x0, ctx)
 
     def describe(self, level: int, ctx: InpaintContext) -> dict[str, float]:
         return {"xi": self.xi}

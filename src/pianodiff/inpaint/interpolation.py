@@ -26,8 +26,7 @@ from typing import Any
 import torch
 
 from pianodiff.diffusion.plan import SamplingPlan
-from pianodiff.inpaint.base import InpaintContext, Inpainter
-from pianodiff.inpaint.replacement import paste_known
+from pianodiff.inpaint.base import InpaintContext, Inpainter, paste_known
 
 ORIGINAL_T = 200
 ORIGINAL_BASE = 0.3704 * math.e

@@ -9,14 +9,7 @@ from __future__ import annotations
 
 import torch
 
-from pianodiff.diffusion.process import q_sample
-from pianodiff.inpaint.base import InpaintContext, Inpainter
-
-
-def paste_known(x_t: torch.Tensor, level: int, ctx: InpaintContext) -> torch.Tensor:
-    """x_t with its known region replaced by q_sample(known, ᾱ_level); (B, T) -> (B, T)."""
-    noisy_known = q_sample(ctx.known, ctx.alpha_bar(level), ctx.noise(x_t))
-    return ctx.mask * noisy_known + (1.0 - ctx.mask) * x_t
+from pianodiff.inpaint.base import InpaintContext, Inpainter, keep_known, paste_known
 
 
 class Replacement(Inpainter):
@@ -30,7 +23,7 @@ class Replacement(Inpainter):
         return paste_known(x_t, level, ctx)
 
     def finish(self, x0: torch.Tensor, ctx: InpaintContext) -> torch.Tensor:
-        return ctx.mask * ctx.known + (1.0 - ctx.mask) * x0
+        return keep_known(ctx.known, x0, ctx)
 
     @property
     def keeps_known_exactly(self) -> bool:

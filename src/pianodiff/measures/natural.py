@@ -1,7 +1,7 @@
 """The natural seam distribution: the seam statistic at random cut points of real audio.
 
 A generated seam is invisible when its seam score lies inside the distribution of the
-same statistic measured at arbitrary points of real music (DESIGN.md "Measuring"). Real
+same statistic measured at arbitrary points of real music (docs/evaluation.md). Real
 music has onsets, so a real "seam" sometimes scores high too; what matters is where a
 generated seam falls in this distribution (its percentile), not the raw number.
 """
@@ -13,7 +13,7 @@ from collections.abc import Sequence
 import torch
 
 from pianodiff import SAMPLE_RATE
-from pianodiff.evaluation.seam import seam_scores
+from pianodiff.measures.seam import seam_scores
 
 
 def seam_scores_at(
@@ -21,7 +21,7 @@ def seam_scores_at(
 ) -> list[float]:
     """The seam statistic of (T,) audio at each sample position.
 
-    The same code (``evaluation.seam.seam_scores``) scores generated seams and natural
+    The same code (``measures.seam.seam_scores``) scores generated seams and natural
     cuts, so the two are comparable by construction.
     """
     return [float(s) for s in seam_scores(wave.reshape(-1), list(positions), sample_rate)]

@@ -22,7 +22,7 @@ import torch
 from torch.nn import functional as F
 
 from pianodiff import SAMPLE_RATE
-from pianodiff.evaluation.spectral import stft_power
+from pianodiff.measures.spectral import stft_power
 
 NOISE_TONALITY = 0.5615  # e^{−γ}: the flatness of i.i.d. exponential periodogram bins
 

@@ -1,6 +1,6 @@
 """Chroma (12 pitch classes) from an STFT, and harmonic continuity across a point.
 
-Harmonic continuity (DESIGN.md "Measuring"): the cosine similarity of the average chroma of
+Harmonic continuity (docs/evaluation.md): the cosine similarity of the average chroma of
 the ``seconds`` before a seam and the ``seconds`` after it. A continuation that stays in the
 key of its context scores like the real continuations of real music do.
 """
@@ -10,7 +10,7 @@ from __future__ import annotations
 import torch
 
 from pianodiff import SAMPLE_RATE
-from pianodiff.evaluation.spectral import stft_power
+from pianodiff.measures.spectral import stft_power
 
 
 def pitch_class_matrix(

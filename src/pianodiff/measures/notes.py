@@ -41,7 +41,7 @@ import numpy as np
 import torch
 
 from pianodiff import SAMPLE_RATE
-from pianodiff.evaluation.note_events import decode_notes
+from pianodiff.measures.note_events import decode_notes
 
 log = logging.getLogger(__name__)
 

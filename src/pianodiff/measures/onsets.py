@@ -13,8 +13,8 @@ from __future__ import annotations
 import torch
 
 from pianodiff import SAMPLE_RATE
-from pianodiff.evaluation.spectral import stft_power
-from pianodiff.evaluation.tonality import running_median
+from pianodiff.measures.spectral import stft_power
+from pianodiff.measures.tonality import running_median
 
 
 def spectral_flux(

@@ -1,6 +1,6 @@
 """The seam score: how much a join stands out from the music's own frame-to-frame change.
 
-DESIGN "Measuring": on the log-mel spectrogram (80 mels, n_fft 1024, hop 256) take the
+Definition (docs/evaluation.md): on the log-mel spectrogram (80 mels, n_fft 1024, hop 256) take the
 frame-to-frame change d_k = mean over mels |M[:, k+1] − M[:, k]|; the score of a seam at
 sample s is the largest d_k among the transitions whose both frames lie within ±2 frames of
 frame c = round(s / hop) (k = c−2 … c+1), divided by the median of d over the whole output.
