@@ -46,7 +46,11 @@ REFUSED = [
         "(did you mean repaint?); choose one of: conditioned, guidance, interpolation, repaint,",
     ),
     ("generate", ["-m", "extender=interpolation,repiant"], "unknown extender 'repiant'"),
-    ("generate", ["sampler=fsat"], "'fsat' (did you mean fast?); choose one of: ddim, ddpm, fast"),
+    (
+        "generate",
+        ["sampler=fsat"],
+        "'fsat' (did you mean fast?); choose one of: ddim, ddpm, dpmpp2m, fast",
+    ),
     ("generate", ["geometry=orignal"], "choose one of: default, original"),
     ("generate", ["sampler=ddim", "sampler.num_step=3"], "nearest valid keys: sampler.num_steps"),
     ("generate", ["+sampler.eta=0.5"], "unknown key 'sampler.eta'"),  # fast has no eta

@@ -13,10 +13,11 @@ from omegaconf import OmegaConf
 import pianodiff
 from pianodiff.diffusion.context import InpaintContext
 from pianodiff.diffusion.denoiser import Denoiser
-from pianodiff.diffusion.plan import ddim_plan, ddpm_plan, fast_plan
+from pianodiff.diffusion.plan import ddpm_plan
 from pianodiff.diffusion.preconditioning import accepts_context
 from pianodiff.diffusion.sampler import sample
 from pianodiff.diffusion.schedule import linear_schedule
+from pianodiff.generation.configs import build_plan, group_choices, load_group_config
 from pianodiff.inpaint import INPAINTERS
 from pianodiff.inpaint.conditioned import ContextNotAcceptedError
 from pianodiff.inpaint.guidance import ReconstructionGuidance
@@ -27,11 +28,18 @@ from pianodiff.nets import MultiRateDiffWave
 CONF = Path(pianodiff.__file__).parent / "conf"
 LENGTH = 1024
 SCHEDULE = linear_schedule(8, 1e-4, 0.25)
-PLANS = {
-    "ddpm": ddpm_plan(SCHEDULE),
-    "fast": fast_plan(SCHEDULE),
-    "ddim": ddim_plan(SCHEDULE, 4, eta=0.0),
-}
+
+
+def _shipped_plans() -> dict:
+    """Every sampler of ``conf/sampler`` over SCHEDULE (4 levels where the count is free)."""
+    plans = {}
+    for name in group_choices("sampler"):
+        cfg = load_group_config("sampler", name)
+        plans[name] = build_plan(name, SCHEDULE, **({"num_steps": 4} if "num_steps" in cfg else {}))
+    return plans
+
+
+PLANS = _shipped_plans()
 
 
 def _tiny_context_net() -> torch.nn.Module:

@@ -2,7 +2,8 @@
 
 A plan has S levels plus the clean level 0. Level s ∈ {1..S} has noise level ᾱ_s and the
 (possibly fractional) training step ``net_steps[s]`` fed to the network there; level 0 is
-clean audio (ᾱ_0 = 1). Every sampler is a plan plus η of the generalised reverse step:
+clean audio (ᾱ_0 = 1). A sampler is a plan (this data) plus the solver that steps between
+its levels (``diffusion/solvers/``; η-DDIM unless the config names another):
 
     ddpm   every training step, η = 1 (ancestral; Ho et al. 2020)
     fast   DiffWave's fast schedule: a few inference βs mapped onto fractional training
@@ -18,6 +19,8 @@ from dataclasses import dataclass
 import torch
 
 from pianodiff.diffusion.schedule import NoiseSchedule
+from pianodiff.diffusion.solvers.ddim import ddim
+from pianodiff.diffusion.solvers.step import Solver, solver_name
 
 # DiffWave's published 6-step inference schedule for its T=50 models.
 DIFFWAVE_FAST_BETAS = (0.0001, 0.001, 0.01, 0.05, 0.2, 0.5)
@@ -32,12 +35,14 @@ class SamplingPlan:
         net_steps: (S+1,) float, the network's step input per level; net_steps[0] unused.
         eta: η of the reverse step (1 = ancestral, 0 = deterministic DDIM).
         name: a label for logs.
+        solver: the step rule between levels (``diffusion/solvers/``).
     """
 
     alpha_bar: torch.Tensor
     net_steps: torch.Tensor
     eta: float = 1.0
     name: str = "plan"
+    solver: Solver = ddim
 
     def __post_init__(self) -> None:
         if len(self.alpha_bar) != len(self.net_steps) or len(self.alpha_bar) < 2:
@@ -57,17 +62,24 @@ class SamplingPlan:
         return list(range(self.num_levels, -1, -1))
 
 
-def ddpm_plan(schedule: NoiseSchedule) -> SamplingPlan:
+def label(default: str, solver: Solver, levels: int) -> str:
+    """A plan's name: ``default`` with the η-DDIM solver, else the solver's name, + levels."""
+    return f"{default if solver is ddim else solver_name(solver)}{levels}"
+
+
+def ddpm_plan(schedule: NoiseSchedule, solver: Solver = ddim) -> SamplingPlan:
     """Ancestral sampling over all T training steps."""
     ab = torch.cat([torch.ones(1, dtype=torch.float64), schedule.alpha_bar])
     steps = torch.cat([torch.zeros(1), torch.arange(schedule.num_steps, dtype=torch.float64)])
-    return SamplingPlan(ab, steps, eta=1.0, name=f"ddpm{schedule.num_steps}")
+    name = label("ddpm", solver, schedule.num_steps)
+    return SamplingPlan(ab, steps, eta=1.0, name=name, solver=solver)
 
 
 def fast_plan(
     schedule: NoiseSchedule,
     inference_betas: Sequence[float] = DIFFWAVE_FAST_BETAS,
     match_first_beta: bool = True,
+    solver: Solver = ddim,
 ) -> SamplingPlan:
     """DiffWave's fast sampling: inference βs, each level mapped to a fractional training step.
 
@@ -89,14 +101,18 @@ def fast_plan(
     ab_levels = torch.cumprod(1.0 - betas, dim=0)
     ab = torch.cat([torch.ones(1, dtype=torch.float64), ab_levels])
     steps = torch.cat([torch.zeros(1, dtype=torch.float64), schedule.fractional_step(ab_levels)])
-    return SamplingPlan(ab, steps, eta=1.0, name=f"fast{len(betas)}")
+    name = label("fast", solver, len(betas))
+    return SamplingPlan(ab, steps, eta=1.0, name=name, solver=solver)
 
 
-def ddim_plan(schedule: NoiseSchedule, num_steps: int = 20, eta: float = 0.0) -> SamplingPlan:
+def ddim_plan(
+    schedule: NoiseSchedule, num_steps: int = 20, eta: float = 0.0, solver: Solver = ddim
+) -> SamplingPlan:
     """An evenly spaced subsequence of ``num_steps`` training steps, ending at step T−1."""
     if not 1 <= num_steps <= schedule.num_steps:
         raise ValueError(f"ddim num_steps must be in 1..{schedule.num_steps}, got {num_steps}")
     idx = torch.linspace(0, schedule.num_steps - 1, num_steps).round().long().unique()
     ab = torch.cat([torch.ones(1, dtype=torch.float64), schedule.alpha_bar[idx]])
     steps = torch.cat([torch.zeros(1, dtype=torch.float64), idx.double()])
-    return SamplingPlan(ab, steps, eta=float(eta), name=f"ddim{len(idx)}")
+    name = label("ddim", solver, len(idx))
+    return SamplingPlan(ab, steps, eta=float(eta), name=name, solver=solver)

@@ -1,8 +1,9 @@
 """The single reverse loop of pianodiff.
 
-It walks the list of levels an inpainter asks for (down: one reverse step; up: one forward
-re-noise step, for RePaint), calls the inpainter's hooks, and reports every step to an
-optional callback. It holds no inpainting logic of its own and no I/O.
+It walks the list of levels an inpainter asks for (down: one step of the plan's solver; up:
+one forward re-noise step, for RePaint), calls the inpainter's hooks, and reports every
+step to an optional callback. It holds no inpainting logic, no step rule of its own
+(``diffusion/solvers/``) and no I/O.
 
 Callback payload (one dict per move of the walk; tensors are the live ones, copy to keep):
     index        position in the walk (0-based)
@@ -27,7 +28,8 @@ import torch
 from pianodiff.diffusion.context import InpaintContext
 from pianodiff.diffusion.denoiser import Denoiser
 from pianodiff.diffusion.hooks import Inpainter
-from pianodiff.diffusion.process import ddim_sigma, forward_step, reverse_step
+from pianodiff.diffusion.process import forward_step
+from pianodiff.diffusion.solvers.step import Estimate, SolverStep
 
 StepCallback = Callable[[dict[str, Any]], None]
 
@@ -67,6 +69,7 @@ def sample(
         x = ctx.noise(ctx.mask) * (1.0 - ctx.alpha_bar(plan.num_levels)) ** 0.5
     else:
         x = x_start
+    previous: Estimate | None = None
     for index, (level, nxt) in enumerate(zip(walk, walk[1:])):
         ab = ctx.alpha_bar(level)
         ab_next = ctx.alpha_bar(nxt)
@@ -74,10 +77,12 @@ def sample(
         if nxt == level - 1:
             x = inpainter.prepare(x, level, ctx)
             eps, x0_hat = inpainter.predict(denoiser, x, level, ctx)
-            sigma = ddim_sigma(ab, ab_next, plan.eta)
-            x_next = reverse_step(x0_hat, eps, ab_next, sigma, ctx.noise(x))
+            step = SolverStep(x, eps, x0_hat, ab, ab_next, plan.eta, ctx.noise, previous)
+            x_next = plan.solver(step)
+            previous = Estimate(x0_hat, ab)
         else:
             x_next = forward_step(x, ab_next, ab, ctx.noise(x))
+            previous = None
         if callback is not None:
             callback(
                 {
