@@ -138,7 +138,7 @@ def test_valid_command_lines_pass(entry, args):
 OWN_GROUPS = {
     "train": {"paths", "data", "model", "diffusion", "trainer", "logger", "callbacks",
               "experiment", "debug"},
-    "generate": {"sampler", "extender", "geometry"},
+    "generate": {"sampler", "extender", "geometry", "plugins"},
     "evaluate": set(),
 }  # fmt: skip
 

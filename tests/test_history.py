@@ -15,8 +15,9 @@ from pianodiff.checkpoint import export_model
 from pianodiff.diffusion.plan import ddim_plan, fast_plan
 from pianodiff.diffusion.sampler import sample
 from pianodiff.diffusion.schedule import linear_schedule
+from pianodiff.generation.configs import build_extender
 from pianodiff.history import HistoryRecorder, history_path, render_history, snapshot_strip
-from pianodiff.inpaint import Denoiser, InpaintContext, get_inpainter_class
+from pianodiff.inpaint import Denoiser, InpaintContext
 from pianodiff.nets.diffwave import DiffWave
 
 CONF = Path(pianodiff.__file__).parent / "conf"
@@ -136,7 +137,7 @@ def test_recorder_on_a_real_sample_run(tiny, name):
     known = torch.randn(1, n) * 0.1
     mask = torch.zeros(1, n)
     mask[:, :600] = 1.0
-    inpainter = get_inpainter_class(name)()
+    inpainter = build_extender(name)
     rec = HistoryRecorder(max_frames=16, label=name)
     ctx = InpaintContext(known, mask, plan, torch.Generator().manual_seed(0))
     with torch.no_grad():
@@ -164,7 +165,7 @@ def test_renderer_writes_a_gif_with_one_frame_per_recorded_frame(tmp_path, tiny)
         mask[:, : n // 2] = 1.0
         ctx = InpaintContext(torch.zeros(1, n), mask, fast_plan(schedule), torch.Generator())
         with torch.no_grad():
-            sample(Denoiser(net), get_inpainter_class("replacement")(), ctx, callback=rec)
+            sample(Denoiser(net), build_extender("replacement"), ctx, callback=rec)
     written = render_history(rec, tmp_path / "out.wav", width_px=400, height_px=300)
     gif = history_path(tmp_path / "out.wav")
     assert gif.name == "out.history.gif" and written[0] == gif

@@ -8,21 +8,36 @@ import lightning as L
 import pytest
 import torch
 from conftest import tone
+from hydra import compose, initialize_config_dir
+from hydra.utils import instantiate
 from lightning.pytorch.loggers import WandbLogger
 from PIL import Image
 from torch.utils.data import DataLoader
 
 from pianodiff.callbacks.history_panel import HistoryPanel, ema_net
 from pianodiff.diffusion.schedule import linear_schedule
+from pianodiff.generation.configs import CONF_DIR, build_extender
+from pianodiff.inpaint.repaint import RePaint
 from pianodiff.lit_module import DiffWaveModule
 from pianodiff.nets.diffwave import DiffWave
 
 
-def test_unknown_extender_or_plan_fails_at_construction():
-    with pytest.raises(ValueError, match="unknown extender"):
-        HistoryPanel(extender="nope")
-    with pytest.raises(ValueError, match="plan"):
-        HistoryPanel(plan="slow")
+def test_sampler_and_extender_are_composed_from_their_config_groups():
+    overrides = [
+        "experiment=piano14_cpu",
+        "sampler@callbacks.history_panel.sampler=ddim",
+        "extender@callbacks.history_panel.extender=repaint",
+        "callbacks.history_panel.extender.n_resample=3",
+    ]
+    with initialize_config_dir(version_base="1.3", config_dir=str(CONF_DIR)):
+        cfg = compose("train", overrides=overrides)
+    panel = instantiate(cfg.callbacks.history_panel, directory="unused")
+    demo = instantiate(cfg.callbacks.demo_sampling, directory="unused")
+    schedule = linear_schedule(50)
+    assert isinstance(panel.extender, RePaint) and panel.extender.n_resample == 3
+    assert panel.sampler(schedule=schedule).name == "ddim20"
+    assert demo.sampler(schedule=schedule).name == "ddim20"  # the experiment's choice
+    assert HistoryPanel().sampler(schedule=schedule).name == "fast6"
 
 
 @pytest.mark.slow
@@ -36,8 +51,9 @@ def test_history_panel_logs_image_audio_and_animation_under_the_run_dir(tmp_path
     crops = torch.from_numpy(tone(0.3)).reshape(1, -1).repeat(4, 1)  # 4 crops of 0.3 s
     loader = DataLoader(crops, batch_size=2)
     panel = HistoryPanel(
-        every_n_steps=2, context_seconds=0.2, new_seconds=0.2, extender="interpolation",
-        frames=8, directory=str(tmp_path / "run" / "history"),
+        every_n_steps=2, context_seconds=0.2, new_seconds=0.2,
+        extender=build_extender("interpolation"), frames=8,
+        directory=str(tmp_path / "run" / "history"),
     )  # fmt: skip
     logger = WandbLogger(save_dir=str(tmp_path / "run"), offline=True, project="pianodiff")
     trainer = L.Trainer(

@@ -13,12 +13,17 @@ from omegaconf import OmegaConf
 import pianodiff
 from pianodiff.diffusion.context import InpaintContext
 from pianodiff.diffusion.denoiser import Denoiser
+from pianodiff.diffusion.hooks import Inpainter
 from pianodiff.diffusion.plan import ddpm_plan
 from pianodiff.diffusion.preconditioning import accepts_context
 from pianodiff.diffusion.sampler import sample
 from pianodiff.diffusion.schedule import linear_schedule
-from pianodiff.generation.configs import build_plan, group_choices, load_group_config
-from pianodiff.inpaint import INPAINTERS
+from pianodiff.generation.configs import (
+    build_extender,
+    build_plan,
+    group_choices,
+    load_group_config,
+)
 from pianodiff.inpaint.conditioned import ContextNotAcceptedError
 from pianodiff.inpaint.guidance import ReconstructionGuidance
 from pianodiff.inpaint.interpolation import Interpolation, lambda_schedule
@@ -100,15 +105,17 @@ def _run(net, name, plan, mask_kind="prefix", seed=1):
     return x, denoiser.nfe, inpainter, ctx
 
 
-def test_registry_matches_config_group():
-    assert sorted(p.stem for p in (CONF / "extender").glob("*.yaml")) == sorted(INPAINTERS)
-    for name, cls in INPAINTERS.items():
-        cfg = OmegaConf.load(CONF / "extender" / f"{name}.yaml")
-        assert isinstance(instantiate(cfg), cls)
+EXTENDERS = group_choices("extender")
+
+
+def test_every_extender_config_builds_an_inpainter_of_its_name():
+    for name in EXTENDERS:
+        inpainter = build_extender(name)
+        assert isinstance(inpainter, Inpainter) and inpainter.name == name
 
 
 @pytest.mark.parametrize("plan_name", sorted(PLANS))
-@pytest.mark.parametrize("name", sorted(INPAINTERS))
+@pytest.mark.parametrize("name", EXTENDERS)
 @pytest.mark.parametrize("mask_kind", ["prefix", "gap"])
 def test_contract(net, name, plan_name, mask_kind):
     if _refused(net, name):
@@ -129,11 +136,11 @@ def test_contract(net, name, plan_name, mask_kind):
     assert not torch.equal(x, other)
 
 
-@pytest.mark.parametrize("name", sorted(INPAINTERS))
+@pytest.mark.parametrize("name", EXTENDERS)
 def test_empty_mask_is_unconditional(net, name):
     if _refused(net, name):
         return
-    inpainter = INPAINTERS[name]()
+    inpainter = build_extender(name)
     plan = PLANS["fast"]
     ctx = InpaintContext(torch.zeros(1, 512), torch.zeros(1, 512), plan, torch.Generator())
     with torch.no_grad():
@@ -142,9 +149,9 @@ def test_empty_mask_is_unconditional(net, name):
 
 
 def test_declared_keeps_known():
-    assert INPAINTERS["replacement"]().keeps_known_exactly
-    assert INPAINTERS["repaint"]().keeps_known_exactly
-    assert not INPAINTERS["interpolation"]().keeps_known_exactly
+    assert build_extender("replacement").keeps_known_exactly
+    assert build_extender("repaint").keeps_known_exactly
+    assert not build_extender("interpolation").keeps_known_exactly
     assert ReconstructionGuidance.backwards_per_step == 1
 
 
@@ -246,7 +253,7 @@ def test_conditioned_hands_the_context_to_the_net():
     for name in ("conditioned", "replacement"):
         ctx = InpaintContext(_known(), _mask("prefix"), plan, torch.Generator().manual_seed(5))
         with torch.no_grad():
-            outs[name] = sample(Denoiser(model), INPAINTERS[name](), ctx)
+            outs[name] = sample(Denoiser(model), build_extender(name), ctx)
     field = model.receptive_field  # 2 x 7 samples; each of the 4 steps widens the reach
     near, far = slice(400, 400 + field // 2), slice(400 + 4 * field, LENGTH)
     assert not torch.allclose(outs["conditioned"][:, near], outs["replacement"][:, near])

@@ -13,13 +13,13 @@ import pianodiff
 from pianodiff.diffusion.denoiser import Denoiser
 from pianodiff.diffusion.plan import ddim_plan, fast_plan
 from pianodiff.diffusion.schedule import linear_schedule
+from pianodiff.generation.configs import build_extender
 from pianodiff.generation.cost import steady_state_cost
 from pianodiff.generation.engine import WindowedGenerator
 from pianodiff.generation.errors import GenerationError
 from pianodiff.generation.geometry import Geometry, layout
 from pianodiff.generation.plugins import GenerationPlugin
 from pianodiff.generation.windows import context_batch, gap_mask, join
-from pianodiff.inpaint import INPAINTERS
 
 SR = 22050
 CONF = Path(pianodiff.__file__).parent / "conf"
@@ -78,7 +78,7 @@ def test_output_length_is_exact(denoiser, seconds):
     plan = ddim_plan(SCHEDULE, 2)
     geometry = Geometry(window_seconds=2.0, context_seconds=0.25, crossfade_seconds=0.05)
     engine = WindowedGenerator(
-        denoiser, INPAINTERS["replacement"](), plan, geometry, torch.Generator().manual_seed(0)
+        denoiser, build_extender("replacement"), plan, geometry, torch.Generator().manual_seed(0)
     )
     with torch.no_grad():
         out = engine.generate(seconds)
@@ -107,7 +107,7 @@ def test_ground_continuation_keeps_the_whole_ground_and_reports_events(denoiser)
     recorder = Recorder()
     plan = fast_plan(SCHEDULE)
     engine = WindowedGenerator(
-        denoiser, INPAINTERS["repaint"](), plan, SMALL, torch.Generator(), plugin=recorder
+        denoiser, build_extender("repaint"), plan, SMALL, torch.Generator(), plugin=recorder
     )
     with torch.no_grad():
         out = engine.generate(0.8, ground)
@@ -121,7 +121,7 @@ def test_ground_continuation_keeps_the_whole_ground_and_reports_events(denoiser)
         ("end", 1, "extend"),
     ]
     assert len(recorder.steps) == 2 * recorder.info["moves_per_window"]
-    assert recorder.info["nfe_per_window"] == INPAINTERS["repaint"]().nfe(plan)
+    assert recorder.info["nfe_per_window"] == build_extender("repaint").nfe(plan)
 
 
 def test_candidates_keep_the_best_seam(denoiser):
@@ -135,7 +135,7 @@ def test_candidates_keep_the_best_seam(denoiser):
     plugin = Scores()
     engine = WindowedGenerator(
         denoiser,
-        INPAINTERS["interpolation"](),
+        build_extender("interpolation"),
         fast_plan(SCHEDULE),
         SMALL,
         torch.Generator().manual_seed(0),

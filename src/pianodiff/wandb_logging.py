@@ -6,7 +6,7 @@ figures, scalar summary and resolved config into a W&B run whose folder lies und
 output's folder (``<output dir>/wandb/offline-run-*``), never the current directory.
 Offline runs need no network; upload them later with ``wandb sync <that folder>``.
 
-Importing this module registers two generate plugins (``generation/plugins.py`` imports it):
+Two generate plugins, built by the factories ``conf/plugins/default.yaml`` names:
 
 * ``wandb.enabled=true`` → :class:`WandbPlugin` logs the run after the WAV is written; in a
   Hydra multirun every job lands in one group named after the sweep folder.
@@ -25,7 +25,7 @@ from typing import Any
 from omegaconf import DictConfig, OmegaConf
 
 from pianodiff.audio import atomic_path, read_audio
-from pianodiff.generation.plugins import GenerationPlugin, register_plugin
+from pianodiff.generation.plugins import GenerationPlugin
 from pianodiff.wandb_env import settle_wandb_mode
 
 log = logging.getLogger(__name__)
@@ -193,7 +193,6 @@ class JobRecordPlugin(GenerationPlugin):
         write_job_record(result.meta, self.folder, extra)
 
 
-@register_plugin
 def wandb_plugin(cfg: Any) -> WandbPlugin | None:
     """The W&B plugin when ``cfg.wandb.enabled`` is true."""
     opt = cfg.get("wandb") if hasattr(cfg, "get") else None
@@ -204,7 +203,6 @@ def wandb_plugin(cfg: Any) -> WandbPlugin | None:
     return WandbPlugin(str(opt.get("project", DEFAULT_PROJECT)), opt.get("mode"), group)
 
 
-@register_plugin
 def job_record_plugin(cfg: Any) -> JobRecordPlugin | None:
     """The job record plugin whenever generate runs under Hydra."""
     folder, _ = hydra_job_info()

@@ -2,7 +2,8 @@
 
 The sample goes through the project's single reverse loop (``diffusion.sampler.sample``)
 with the ``Replacement`` inpainter and an empty mask, i.e. plain unconditional sampling,
-on a fast plan (DiffWave's 6-step schedule or DDIM) so that it costs seconds. It is written
+on a short plan (a ``conf/sampler`` node; DiffWave's 6-step fast schedule by default) so
+that it costs seconds. It is written
 under the run directory (``demo/step_XXXXXXX.wav`` and ``.png``) and, when the logger is
 W&B, logged as audio and a mel-spectrogram image. Its tonality and onset rate (≈ 0.56
 tonality for shaped noise, ≈ 0.03 for rendered piano) are logged as ``demo/tonality`` and
@@ -24,22 +25,10 @@ from pianodiff import SAMPLE_RATE
 from pianodiff.audio import log_mel, write_audio
 from pianodiff.diffusion.context import InpaintContext
 from pianodiff.diffusion.denoiser import Denoiser
-from pianodiff.diffusion.plan import SamplingPlan, ddim_plan, fast_plan
+from pianodiff.diffusion.plan import PlanBuilder, fast_plan
 from pianodiff.diffusion.sampler import sample
-from pianodiff.diffusion.schedule import NoiseSchedule
 from pianodiff.evaluation.training_probe import sample_measures
 from pianodiff.inpaint.replacement import Replacement
-
-PLANS = ("fast", "ddim")
-
-
-def demo_plan(schedule: NoiseSchedule, plan: str, ddim_steps: int) -> SamplingPlan:
-    """The sampling plan of the demo: DiffWave's fast schedule or DDIM on ``ddim_steps``."""
-    if plan == "fast":
-        return fast_plan(schedule)
-    if plan == "ddim":
-        return ddim_plan(schedule, min(ddim_steps, schedule.num_steps), eta=0.0)
-    raise ValueError(f"demo plan must be one of {PLANS}, got {plan!r}")
 
 
 def save_mel_png(audio: torch.Tensor, path: Path, title: str) -> Path:
@@ -69,8 +58,9 @@ class DemoSampling(L.Callback):
     Args:
         every_n_steps: interval in optimiser steps (0 disables).
         seconds: length of the demo sample.
-        plan: "fast" (DiffWave's 6 inference βs) or "ddim".
-        ddim_steps: steps of the DDIM plan.
+        sampler: a ``conf/sampler`` node, instantiated: called with ``schedule=`` it gives
+            the plan (composed from ``conf/sampler/`` in ``conf/callbacks/default.yaml``);
+            None = DiffWave's fast plan.
         seed: fixed noise seed, so demos at different steps are comparable.
         directory: where the WAV/PNG files go (the run directory's ``demo/``).
         at_fit_end: also sample once when training ends.
@@ -80,18 +70,14 @@ class DemoSampling(L.Callback):
         self,
         every_n_steps: int = 1000,
         seconds: float = 2.0,
-        plan: str = "fast",
-        ddim_steps: int = 20,
+        sampler: PlanBuilder | None = None,
         seed: int = 0,
         directory: str = "demo",
         at_fit_end: bool = True,
     ):
-        if plan not in PLANS:
-            raise ValueError(f"demo plan must be one of {PLANS}, got {plan!r}")
         self.every_n_steps = every_n_steps
         self.seconds = seconds
-        self.plan = plan
-        self.ddim_steps = ddim_steps
+        self.sampler = sampler or fast_plan
         self.seed = seed
         self.directory = Path(directory)
         self.at_fit_end = at_fit_end
@@ -113,7 +99,7 @@ class DemoSampling(L.Callback):
     def demo(self, trainer: L.Trainer, pl_module: L.LightningModule) -> torch.Tensor:
         """Sample, write WAV + PNG under the run directory, log them; returns (T,) audio."""
         net = pl_module.ema.net
-        plan = demo_plan(pl_module.schedule, self.plan, self.ddim_steps)
+        plan = self.sampler(schedule=pl_module.schedule)
         n = max(1, round(self.seconds * SAMPLE_RATE))
         device = pl_module.device
         gen = torch.Generator(device=device).manual_seed(self.seed)

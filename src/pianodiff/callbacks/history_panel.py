@@ -2,8 +2,9 @@
 
 The known context is the head of the first training crop this callback sees (kept, so the
 panels of different steps continue the same audio and compare). The extension runs the
-project's single reverse loop (``diffusion.sampler.sample``) with a registered inpainter
-(``replacement`` by default) on a fast plan, with a :class:`HistoryRecorder` as callback.
+project's single reverse loop (``diffusion.sampler.sample``) with an extender and a
+sampler composed from ``conf/extender/`` and ``conf/sampler/`` (replacement on the fast
+plan by default), with a :class:`HistoryRecorder` as callback.
 Written under the run directory (``history/step_XXXXXXX.*``):
 
     .wav            the extended window (context + new audio)
@@ -18,7 +19,6 @@ errors propagate (a broken demo must not go unnoticed).
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import lightning as L
 import torch
@@ -27,14 +27,16 @@ from lightning.pytorch.utilities import rank_zero_only
 
 from pianodiff import SAMPLE_RATE
 from pianodiff.audio import write_audio
-from pianodiff.callbacks.demo_sampling import demo_plan
 from pianodiff.diffusion.context import InpaintContext
 from pianodiff.diffusion.denoiser import Denoiser
+from pianodiff.diffusion.hooks import Inpainter
+from pianodiff.diffusion.plan import PlanBuilder, fast_plan
 from pianodiff.diffusion.sampler import sample
 from pianodiff.diffusion.schedule import NoiseSchedule
+from pianodiff.generation.windows import context_batch
 from pianodiff.history.recorder import HistoryRecorder
 from pianodiff.history.renderer import render_history, snapshot_strip
-from pianodiff.inpaint import get_inpainter_class
+from pianodiff.inpaint.replacement import Replacement
 
 
 def ema_net(pl_module: L.LightningModule) -> torch.nn.Module:
@@ -56,8 +58,9 @@ class HistoryPanel(L.Callback):
         context_seconds: known audio at the head of the window (taken from a training crop;
             shorter when the crop is shorter).
         new_seconds: audio generated after the context.
-        extender: a registered inpainter name; ``extender_args`` its keyword arguments.
-        plan: "fast" or "ddim"; ddim_steps: steps of the DDIM plan.
+        extender: the inpainter (a ``conf/extender`` node, instantiated); None = replacement.
+        sampler: a ``conf/sampler`` node, instantiated (called with ``schedule=``); None =
+            DiffWave's fast plan.
         frames: history frames kept (the recorder's ``max_frames``).
         seed: noise seed (same noise at every step, so panels compare).
         directory: output folder; None = ``<trainer.log_dir or default_root_dir>/history``.
@@ -68,21 +71,17 @@ class HistoryPanel(L.Callback):
         every_n_steps: int = 2000,
         context_seconds: float = 0.5,
         new_seconds: float = 1.0,
-        extender: str = "replacement",
-        extender_args: dict[str, Any] | None = None,
-        plan: str = "fast",
-        ddim_steps: int = 20,
+        extender: Inpainter | None = None,
+        sampler: PlanBuilder | None = None,
         frames: int = 24,
         seed: int = 0,
         directory: str | None = None,
     ):
-        get_inpainter_class(extender)  # fail at construction on an unknown name
-        if plan not in ("fast", "ddim"):
-            raise ValueError(f"history panel plan must be 'fast' or 'ddim', got {plan!r}")
         self.every_n_steps = every_n_steps
         self.context_seconds, self.new_seconds = context_seconds, new_seconds
-        self.extender, self.extender_args = extender, dict(extender_args or {})
-        self.plan, self.ddim_steps, self.frames = plan, ddim_steps, frames
+        self.extender = extender or Replacement()
+        self.sampler = sampler or fast_plan
+        self.frames = frames
         self.seed = seed
         self.directory = Path(directory) if directory else None
         self.context: torch.Tensor | None = None  # (C,) CPU, fixed at the first batch
@@ -113,17 +112,14 @@ class HistoryPanel(L.Callback):
             raise RuntimeError("history panel has no context yet: no training batch was seen")
         device = pl_module.device
         net = ema_net(pl_module)
-        plan = demo_plan(noise_schedule(pl_module), self.plan, self.ddim_steps)
+        plan = self.sampler(schedule=noise_schedule(pl_module))
         c, n = len(self.context), max(1, round(self.new_seconds * SAMPLE_RATE))
-        known = torch.zeros(1, c + n, device=device)
-        known[0, :c] = self.context.to(device)
-        mask = torch.zeros_like(known)
-        mask[0, :c] = 1.0
-        inpainter = get_inpainter_class(self.extender)(**self.extender_args)
+        known, mask = context_batch(self.context.to(device), n)
+        inpainter = self.extender
         gen = torch.Generator(device=device).manual_seed(self.seed)
         ctx = InpaintContext(known=known, mask=mask, plan=plan, generator=gen)
         step = trainer.global_step
-        recorder = HistoryRecorder(self.frames, label=f"{self.extender} · step {step}")
+        recorder = HistoryRecorder(self.frames, label=f"{inpainter.name} · step {step}")
         moves = len(inpainter.walk(plan)) - 1
         recorder.start_window(0, 0, [c] if c > 0 else [], f"step {step} (EMA)", num_moves=moves)
         was_training = net.training
@@ -140,7 +136,7 @@ class HistoryPanel(L.Callback):
             if isinstance(logger, WandbLogger):
                 import wandb
 
-                caption = f"step {step}, {self.extender}, {plan.name}, EMA"
+                caption = f"step {step}, {inpainter.name}, {plan.name}, EMA"
                 logger.experiment.log(
                     {
                         "history/panel": wandb.Image(str(png), caption=caption),

@@ -13,7 +13,7 @@ its levels (``diffusion/solvers/``; η-DDIM unless the config names another):
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import torch
@@ -24,6 +24,11 @@ from pianodiff.diffusion.solvers.step import Solver, solver_name
 
 # DiffWave's published 6-step inference schedule for its T=50 models.
 DIFFWAVE_FAST_BETAS = (0.0001, 0.001, 0.01, 0.05, 0.2, 0.5)
+
+
+PlanBuilder = Callable[..., "SamplingPlan"]
+"""A ``conf/sampler`` node instantiated (``_partial_``): called with ``schedule=`` it
+returns the plan over that schedule."""
 
 
 @dataclass(frozen=True)

@@ -4,11 +4,10 @@ A plugin subclasses :class:`GenerationPlugin` and overrides what it needs. Plugi
 run in two ways:
 
 * passed explicitly: ``run_generation(cfg, plugins=[MyPlugin()])`` or to the engine;
-* registered by a module: ``@register_plugin`` on a factory ``(cfg) -> plugin | None``.
-  ``load_plugins(cfg)`` first imports the optional modules in ``OPTIONAL_PLUGIN_MODULES``
-  (``pianodiff.history``, ``pianodiff.wandb_logging``) when they exist, so their
-  registrations run, then calls every factory; a factory returns None when its switch
-  (e.g. ``cfg.history``) is off.
+* named in the config: ``cfg.plugins`` (``conf/plugins/default.yaml``) holds ``_target_``
+  nodes of factories ``(cfg) -> plugin | None``; :func:`build_plugins` instantiates each
+  and calls it with the run's config, and a factory returns None when its switch (e.g.
+  ``cfg.history``) is off.
 
 Order of calls in a run: ``on_start(info)``; per window ``on_window(event)`` with
 ``event.phase == "start"``, then ``on_step(payload)`` for every move of the sampler walk
@@ -19,12 +18,11 @@ Order of calls in a run: ``on_start(info)``; per window ``on_window(event)`` wit
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-OPTIONAL_PLUGIN_MODULES = ("pianodiff.history", "pianodiff.wandb_logging")
+from hydra.utils import instantiate
 
 
 @dataclass
@@ -78,25 +76,14 @@ class GenerationPlugin:
 
 
 PluginFactory = Callable[[Any], GenerationPlugin | None]
-PLUGIN_FACTORIES: list[PluginFactory] = []
+"""What a ``conf/plugins`` node instantiates to: the run's config in, a plugin or None out."""
 
 
-def register_plugin(factory: PluginFactory) -> PluginFactory:
-    """Register a factory ``(cfg) -> plugin | None``; usable as a decorator."""
-    if factory not in PLUGIN_FACTORIES:
-        PLUGIN_FACTORIES.append(factory)
-    return factory
-
-
-def load_plugins(cfg: Any) -> list[GenerationPlugin]:
-    """Import the optional plugin modules that exist, then build every registered plugin."""
-    for name in OPTIONAL_PLUGIN_MODULES:
-        try:
-            importlib.import_module(name)
-        except ModuleNotFoundError as err:
-            if err.name != name:  # the module exists but something it imports does not
-                raise
-    plugins = [factory(cfg) for factory in PLUGIN_FACTORIES]
+def build_plugins(cfg: Any) -> list[GenerationPlugin]:
+    """The plugins ``cfg.plugins`` names whose switches are on, in the config's order."""
+    nodes = cfg.get("plugins") or {}
+    factories: list[PluginFactory] = [instantiate(node) for node in nodes.values() if node]
+    plugins = [factory(cfg) for factory in factories]
     return [p for p in plugins if p is not None]
 
 

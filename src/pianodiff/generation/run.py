@@ -37,7 +37,7 @@ from pianodiff.generation.paths import (
     resolve_checkpoint,
     sidecar_path,
 )
-from pianodiff.generation.plugins import GenerationPlugin, PluginList, load_plugins
+from pianodiff.generation.plugins import GenerationPlugin, PluginList, build_plugins
 from pianodiff.generation.progress import ProgressBar
 from pianodiff.generation.values import (
     check_candidates,
@@ -106,7 +106,7 @@ def run_generation(
     output = Path(cfg.output) if cfg.output else default_output(inpainter.name, plan.name, seed)
     check_output(output, overwrite)
 
-    hooks = PluginList([*(plugins or []), *load_plugins(cfg)])
+    hooks = PluginList([*(plugins or []), *build_plugins(cfg)])
     if cfg.get("progress", True):
         hooks.plugins.append(ProgressBar())
     generator = torch.Generator(device=device).manual_seed(seed)

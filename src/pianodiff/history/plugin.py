@@ -1,8 +1,8 @@
 """``history=true`` on generate: record every window's walk and write the animation.
 
-A :class:`~pianodiff.generation.plugins.GenerationPlugin` registered with the generation
-hook list (``generation/plugins.py`` imports ``pianodiff.history`` when it builds a run's
-plugins). It feeds the sampler payloads to a :class:`HistoryRecorder`, marks each window,
+A :class:`~pianodiff.generation.plugins.GenerationPlugin` built by :func:`history_plugin`,
+which ``conf/plugins/default.yaml`` names (``_target_``) for every generate run. It feeds
+the sampler payloads to a :class:`HistoryRecorder`, marks each window,
 keeps the candidate the generator chose, and after the WAV is written renders
 ``<output>.history.gif`` (+ ``.mp4`` with ffmpeg) beside it. The written paths are added to
 ``result.meta["history_files"]`` (in memory, for the W&B plugin that runs after this one),
@@ -17,7 +17,7 @@ import logging
 from typing import Any
 
 from pianodiff import SAMPLE_RATE
-from pianodiff.generation.plugins import GenerationPlugin, WindowEvent, register_plugin
+from pianodiff.generation.plugins import GenerationPlugin, WindowEvent
 from pianodiff.history.recorder import HistoryRecorder
 
 log = logging.getLogger(__name__)
@@ -93,7 +93,6 @@ class HistoryPlugin(GenerationPlugin):
         return out
 
 
-@register_plugin
 def history_plugin(cfg: Any) -> HistoryPlugin | None:
     """The plugin when ``cfg.history`` is true (bool, or a dict with frames/fps/mp4)."""
     opt = cfg.get("history", False) if hasattr(cfg, "get") else False

@@ -1,30 +1,17 @@
-"""The Inpainter registry: every extension strategy by its config name.
+"""Extenders: the inpainting strategies that implement the reverse loop's hooks.
 
-``conf/extender/<name>.yaml`` selects one; a test checks the folder and this table agree.
+``conf/extender/<name>.yaml`` is the registry: each file's ``_target_`` names a class here,
+and ``generation.configs.build_extender(name)`` (or Hydra's ``extender=<name>``) builds
+it. Adding one is a file here plus a YAML file there (docs/architecture.md).
+
+    replacement.py     paste q_sample(known, t) into the known region at every step
+    repaint.py         replacement plus RePaint's jumps back up the chain
+    interpolation.py   a rising blend of the re-noised known audio and the sample
+    guidance.py        reconstruction guidance through the network, data consistency
+    conditioned.py     a context-conditioned network sees the known audio itself
+    base.py            the shared known-region edits (and the hook protocol, re-exported)
 """
 
-from __future__ import annotations
-
 from pianodiff.inpaint.base import Denoiser, InpaintContext, Inpainter
-from pianodiff.inpaint.conditioned import Conditioned
-from pianodiff.inpaint.guidance import ReconstructionGuidance
-from pianodiff.inpaint.interpolation import Interpolation
-from pianodiff.inpaint.repaint import RePaint
-from pianodiff.inpaint.replacement import Replacement
 
-INPAINTERS: dict[str, type[Inpainter]] = {
-    cls.name: cls
-    for cls in (Replacement, RePaint, Interpolation, ReconstructionGuidance, Conditioned)
-}
-
-
-def get_inpainter_class(name: str) -> type[Inpainter]:
-    """The class registered as ``name``; a clear error lists the choices."""
-    try:
-        return INPAINTERS[name]
-    except KeyError:
-        choices = ", ".join(sorted(INPAINTERS))
-        raise ValueError(f"unknown extender '{name}'; choose one of: {choices}") from None
-
-
-__all__ = ["INPAINTERS", "Denoiser", "InpaintContext", "Inpainter", "get_inpainter_class"]
+__all__ = ["Denoiser", "InpaintContext", "Inpainter"]
