@@ -57,19 +57,25 @@ def audio_folder(tmp_path) -> Path:
     return folder
 
 
+def smoke_train_overrides(root: Path, audio_folder: Path, *extra: str) -> list[str]:
+    """Hydra overrides that shrink the shipped ``experiment=smoke`` onto ``audio_folder``,
+    with outputs under ``root``; ``extra`` overrides follow (and win)."""
+    return [
+        "experiment=smoke",
+        "data=folder",
+        f"data.root={audio_folder}",
+        "data.segment_seconds=0.1",
+        "data.batch_size=2",
+        f"paths.output_dir={root / 'outputs'}",
+        *extra,
+    ]
+
+
 @pytest.fixture
 def smoke_overrides(tmp_path, audio_folder):
-    """Hydra overrides that shrink the shipped ``experiment=smoke`` onto ``audio_folder``."""
+    """``smoke_train_overrides`` bound to this test's tmp_path and audio folder."""
 
     def make(*extra: str) -> list[str]:
-        return [
-            "experiment=smoke",
-            "data=folder",
-            f"data.root={audio_folder}",
-            "data.segment_seconds=0.1",
-            "data.batch_size=2",
-            f"paths.output_dir={tmp_path / 'outputs'}",
-            *extra,
-        ]
+        return smoke_train_overrides(tmp_path, audio_folder, *extra)
 
     return make

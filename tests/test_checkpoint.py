@@ -9,7 +9,7 @@ import lightning as L
 import pytest
 import soundfile as sf
 import torch
-from conftest import SR, tone
+from conftest import SR, smoke_train_overrides, tone
 
 from pianodiff.callbacks.export import export_checkpoint, load_training_checkpoint
 from pianodiff.checkpoint import CheckpointError, load_export
@@ -20,23 +20,18 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def smoke(tmp_path, audio_folder, *extra):
-    cfg = compose_train_config(
-        [
-            "experiment=smoke",
-            "data=folder",
-            f"data.root={audio_folder}",
-            "data.segment_seconds=0.1",
-            "data.batch_size=2",
-            f"paths.output_dir={tmp_path / 'outputs'}",
+    return compose_train_config(
+        smoke_train_overrides(
+            tmp_path,
+            audio_folder,
             f"paths.run_dir={tmp_path / 'run'}",
             "trainer.max_steps=3",
             "trainer.val_check_interval=3",
             "callbacks.last_checkpoint.every_n_train_steps=1",
             "callbacks.demo_sampling=null",
             *extra,
-        ]
+        )
     )
-    return cfg
 
 
 @pytest.fixture(scope="module")

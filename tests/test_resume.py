@@ -3,26 +3,23 @@
 from __future__ import annotations
 
 import torch
+from conftest import smoke_train_overrides
 
 from pianodiff.callbacks.export import load_training_checkpoint
 from pianodiff.train import compose_train_config, train
 
 
 def smoke_overrides(tmp_path, audio_folder, steps: int, *extra: str) -> list[str]:
-    return [
-        "experiment=smoke",
-        "data=folder",
-        f"data.root={audio_folder}",
-        "data.segment_seconds=0.1",
-        "data.batch_size=2",
+    return smoke_train_overrides(
+        tmp_path,
+        audio_folder,
         "data.val_fraction=0.25",
-        f"paths.output_dir={tmp_path / 'outputs'}",
         f"trainer.max_steps={steps}",
         "trainer.val_check_interval=2",
         "callbacks.last_checkpoint.every_n_train_steps=1",
         "callbacks.demo_sampling=null",
         *extra,
-    ]
+    )
 
 
 def fit(tmp_path, audio_folder, steps, run, *extra):
