@@ -22,8 +22,8 @@ import time
 import torch
 from hydra.utils import instantiate
 
-from pianodiff.lit_module import DiffWaveModule
-from pianodiff.train import compose_train_config
+from pianodiff.training.lit_module import DiffWaveModule
+from pianodiff.training.run import compose_train_config
 
 
 class Candidate:

@@ -28,10 +28,10 @@ from hydra.utils import instantiate
 from pianodiff.data.datamodule import SyntheticDataModule
 from pianodiff.diffusion.process import q_sample
 from pianodiff.diffusion.schedule import linear_schedule
-from pianodiff.ema import EMA
-from pianodiff.lit_module import DiffWaveModule
 from pianodiff.nets import DiffWave
-from pianodiff.train import compose_train_config
+from pianodiff.training.ema import EMA
+from pianodiff.training.lit_module import DiffWaveModule
+from pianodiff.training.run import compose_train_config
 
 SIZES = ("small", "base")  # conf/model/<size>.yaml; "tiny" measures the fixed overhead
 PRECISIONS = ("32-true", "bf16-mixed")

@@ -12,8 +12,8 @@ from __future__ import annotations
 import argparse
 import sys
 
-from pianodiff.callbacks.export import export_checkpoint
 from pianodiff.checkpoint import CheckpointError
+from pianodiff.training.callbacks.export import export_checkpoint
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -34,7 +34,6 @@ import matplotlib.pyplot as plt  # noqa: E402
 import torch  # noqa: E402
 
 from pianodiff.audio import read_audio  # noqa: E402
-from pianodiff.callbacks.export import load_training_checkpoint  # noqa: E402
 from pianodiff.checkpoint import (  # noqa: E402
     CheckpointError,
     build_network,
@@ -51,8 +50,9 @@ from pianodiff.evaluation.training_probe import (  # noqa: E402
     unconditional,
 )
 from pianodiff.generation.configs import build_plan  # noqa: E402
-from pianodiff.lit_module import CONFIG_KEY  # noqa: E402
-from pianodiff.warm_start import initial_weights  # noqa: E402
+from pianodiff.training.callbacks.export import load_training_checkpoint  # noqa: E402
+from pianodiff.training.lit_module import CONFIG_KEY  # noqa: E402
+from pianodiff.training.warm_start import initial_weights  # noqa: E402
 
 # lever name -> overrides of experiment=piano14_cpu (each run also gets the common ones)
 LEVERS: dict[str, list[str]] = {

@@ -11,10 +11,10 @@ import soundfile as sf
 import torch
 from conftest import SR, smoke_train_overrides, tone
 
-from pianodiff.callbacks.export import export_checkpoint, load_training_checkpoint
 from pianodiff.checkpoint import CheckpointError, load_export
-from pianodiff.lit_module import CONFIG_KEY, NonFiniteLossError
-from pianodiff.train import compose_train_config, train
+from pianodiff.training.callbacks.export import export_checkpoint, load_training_checkpoint
+from pianodiff.training.lit_module import CONFIG_KEY, NonFiniteLossError
+from pianodiff.training.run import compose_train_config, train
 
 ROOT = Path(__file__).resolve().parents[1]
 

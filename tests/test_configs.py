@@ -10,8 +10,8 @@ from hydra.utils import instantiate
 
 from pianodiff.data.datamodule import AudioDataModule
 from pianodiff.diffusion.schedule import NoiseSchedule
-from pianodiff.lit_module import DiffWaveModule
-from pianodiff.train import compose_train_config
+from pianodiff.training.lit_module import DiffWaveModule
+from pianodiff.training.run import compose_train_config
 
 CONF = files("pianodiff.conf")
 GROUPS = ("data", "model", "diffusion", "trainer", "logger", "callbacks", "experiment", "debug")

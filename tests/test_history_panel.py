@@ -14,12 +14,12 @@ from lightning.pytorch.loggers import WandbLogger
 from PIL import Image
 from torch.utils.data import DataLoader
 
-from pianodiff.callbacks.history_panel import HistoryPanel, ema_net
 from pianodiff.diffusion.schedule import linear_schedule
 from pianodiff.generation.configs import CONF_DIR, build_extender
 from pianodiff.inpaint.repaint import RePaint
-from pianodiff.lit_module import DiffWaveModule
 from pianodiff.nets.diffwave import DiffWave
+from pianodiff.training.callbacks.history_panel import HistoryPanel, ema_net
+from pianodiff.training.lit_module import DiffWaveModule
 
 
 def test_sampler_and_extender_are_composed_from_their_config_groups():

@@ -15,7 +15,7 @@ from omegaconf import OmegaConf
 
 from pianodiff.checkpoint import NETWORK_TARGETS, SCHEDULE_TARGETS, plain_sections
 from pianodiff.generation.configs import group_choices
-from pianodiff.train import compose_train_config
+from pianodiff.training.run import compose_train_config
 
 
 @pytest.mark.parametrize("kind", PICKLE_KINDS)

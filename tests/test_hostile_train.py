@@ -18,9 +18,9 @@ import torch
 from conftest import SR, tone
 from hostile import PICKLE_KINDS, evil_checkpoint, evil_export, victim_file
 
-from pianodiff.callbacks.export import load_training_checkpoint
-from pianodiff.lit_module import CONFIG_KEY
-from pianodiff.train import compose_train_config, train
+from pianodiff.training.callbacks.export import load_training_checkpoint
+from pianodiff.training.lit_module import CONFIG_KEY
+from pianodiff.training.run import compose_train_config, train
 
 BASE = [
     "experiment=smoke",

@@ -11,9 +11,9 @@ from lightning.pytorch.loggers import CSVLogger
 
 from pianodiff.data.datamodule import SyntheticDataModule
 from pianodiff.diffusion.schedule import linear_schedule
-from pianodiff.ema import EMA
-from pianodiff.lit_module import DiffWaveModule, NonFiniteLossError, linear_warmup
 from pianodiff.nets import DiffWave
+from pianodiff.training.ema import EMA
+from pianodiff.training.lit_module import DiffWaveModule, NonFiniteLossError, linear_warmup
 
 
 def make_module(**kw) -> DiffWaveModule:

@@ -6,8 +6,8 @@ import pytest
 import torch
 
 from pianodiff.diffusion.schedule import log_snr_schedule
-from pianodiff.lit_module import loss_weights
-from pianodiff.train import compose_train_config, train
+from pianodiff.training.lit_module import loss_weights
+from pianodiff.training.run import compose_train_config, train
 
 
 def test_none_is_uniform_and_min_snr_caps_the_clean_steps():

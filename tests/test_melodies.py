@@ -24,7 +24,7 @@ from pianodiff.data.render import (
     score_to_midi,
     to_melody,
 )
-from pianodiff.train import compose_train_config
+from pianodiff.training.run import compose_train_config
 
 needs_synth = pytest.mark.skipif(
     not SOUNDFONTS["musescore"].is_file(), reason="musescore-general-soundfont not installed"

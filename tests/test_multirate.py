@@ -16,7 +16,7 @@ from pianodiff.diffusion.preconditioning import accepts_context
 from pianodiff.generation.geometry import Geometry
 from pianodiff.nets import DiffWave, MultiRateDiffWave
 from pianodiff.nets.multirate import from_frames, to_frames
-from pianodiff.train import compose_train_config, train
+from pianodiff.training.run import compose_train_config, train
 
 SR = 22050
 SMALL = Geometry(window_seconds=0.5, context_seconds=0.1, crossfade_seconds=0.02)

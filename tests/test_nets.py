@@ -65,7 +65,7 @@ def test_receptive_field_matches_impulse_response(layers, cycle):
 def test_named_sizes():
     from hydra.utils import instantiate
 
-    from pianodiff.train import compose_train_config
+    from pianodiff.training.run import compose_train_config
 
     counts = {}
     for size in ("tiny", "small", "base", "large"):

@@ -15,7 +15,7 @@ from conftest import SR, tone
 from test_evaluate import QUICK
 from test_generate import FAST, make_export
 
-from pianodiff.train import compose_train_config, train
+from pianodiff.training.run import compose_train_config, train
 
 LOOPBACK = ("localhost", "127.0.0.1", "::1", "0.0.0.0", "")
 

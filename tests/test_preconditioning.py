@@ -10,7 +10,7 @@ from pianodiff.diffusion.process import q_sample
 from pianodiff.diffusion.schedule import log_snr_schedule
 from pianodiff.model_card import render_model_card
 from pianodiff.nets import DiffWave
-from pianodiff.train import compose_train_config, train
+from pianodiff.training.run import compose_train_config, train
 
 SCHEDULE = log_snr_schedule(num_steps=50, snr_max_db=50.0, snr_min_db=-10.0)
 

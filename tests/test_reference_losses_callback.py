@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import csv
 
-from pianodiff.train import compose_train_config, train
+from pianodiff.training.run import compose_train_config, train
 
 
 def test_validation_logs_reference_losses_on_the_same_draws(smoke_overrides):

@@ -5,8 +5,8 @@ from __future__ import annotations
 import torch
 from conftest import smoke_train_overrides
 
-from pianodiff.callbacks.export import load_training_checkpoint
-from pianodiff.train import compose_train_config, train
+from pianodiff.training.callbacks.export import load_training_checkpoint
+from pianodiff.training.run import compose_train_config, train
 
 
 def smoke_overrides(tmp_path, audio_folder, steps: int, *extra: str) -> list[str]:

@@ -12,7 +12,7 @@ from conftest import tone
 
 from pianodiff.evaluation.training_probe import mean_measures, sample_measures
 from pianodiff.measures import notes
-from pianodiff.train import compose_train_config, train
+from pianodiff.training.run import compose_train_config, train
 
 NOTES_ON = notes.unavailable_reason() is None
 

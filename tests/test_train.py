@@ -13,7 +13,7 @@ from hydra.errors import ConfigCompositionException
 from pianodiff.checkpoint import load_export
 from pianodiff.data.datamodule import NoUsableAudioError
 from pianodiff.resolvers import run_id
-from pianodiff.train import compose_train_config, set_threads, train
+from pianodiff.training.run import compose_train_config, set_threads, train
 
 
 def test_fit_with_wandb_offline_and_demo(tmp_path, smoke_overrides):

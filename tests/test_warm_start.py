@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 import torch
 
-from pianodiff.callbacks.export import load_training_checkpoint
 from pianodiff.checkpoint import CheckpointError
-from pianodiff.train import compose_train_config, train
-from pianodiff.warm_start import warm_start
+from pianodiff.training.callbacks.export import load_training_checkpoint
+from pianodiff.training.run import compose_train_config, train
+from pianodiff.training.warm_start import warm_start
 
 
 def fit(smoke_overrides, run_dir, steps: int, *extra: str) -> dict:

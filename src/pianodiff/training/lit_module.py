@@ -26,7 +26,7 @@ from pianodiff.data.dataset import stream_seed
 from pianodiff.diffusion.preconditioning import accepts_context
 from pianodiff.diffusion.process import q_sample
 from pianodiff.diffusion.schedule import NoiseSchedule
-from pianodiff.ema import EMA
+from pianodiff.training.ema import EMA
 
 CONFIG_KEY = "pianodiff"
 """Key of the resolved model/diffusion config inside a Lightning checkpoint."""

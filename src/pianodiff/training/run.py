@@ -1,20 +1,18 @@
-"""Train DiffWave: ``python -m pianodiff.train experiment=piano14`` (Hydra entrypoint).
+"""The body of ``python -m pianodiff.train``: compose, check, build and fit.
 
 Thin on purpose: compose the config, build data, network, schedule, LightningModule,
 callbacks, logger and trainer with ``hydra.utils.instantiate``, then ``fit``. The configs
 ship inside the package (``pianodiff/conf``), so this works from any working directory and
-from an installed wheel.
+from an installed wheel. The entrypoint itself is ``pianodiff/train.py``.
 """
 
 from __future__ import annotations
 
 import logging
 import os
-import sys
 from pathlib import Path
 from typing import Any
 
-import hydra
 import lightning as L
 import torch
 from hydra.core.hydra_config import HydraConfig
@@ -24,18 +22,17 @@ from omegaconf import DictConfig, OmegaConf
 
 import pianodiff.resolvers  # noqa: F401  (registers ${pd.*} before Hydra composes)
 from pianodiff import cli
-from pianodiff.allocator import tune_allocator
 from pianodiff.audio import AudioError
-from pianodiff.callbacks.export import load_training_checkpoint
 from pianodiff.checkpoint import CheckpointError
 from pianodiff.checkpoint_io import AtomicCheckpointIO
 from pianodiff.data.datamodule import NoUsableAudioError
 from pianodiff.leftovers import RunFolder
-from pianodiff.lit_module import CONFIG_KEY, NonFiniteLossError, optimizer_name
+from pianodiff.training.callbacks.export import load_training_checkpoint
+from pianodiff.training.lit_module import CONFIG_KEY, NonFiniteLossError, optimizer_name
+from pianodiff.training.warm_start import warm_start
 from pianodiff.wandb_env import settle_wandb_mode
-from pianodiff.warm_start import warm_start
 
-log = logging.getLogger("pianodiff.train")
+log = logging.getLogger(__name__)
 
 USER_ERRORS = (
     NonFiniteLossError,
@@ -251,42 +248,3 @@ def check_data(cfg: DictConfig) -> None:
         datamodule.check_sources()
     except NoUsableAudioError as err:
         raise cli.ConfigError(str(err)) from None
-
-
-ENTRYPOINT = cli.Entrypoint(
-    name="train",
-    config_name="train",
-    summary=(
-        "Train a DiffWave diffusion model on piano audio (Lightning); the EMA weights are "
-        "exported for generate at the end of the fit."
-    ),
-    examples=(
-        "python -m pianodiff.train experiment=piano14              # GPU recipe",
-        "python -m pianodiff.train experiment=piano14_cpu          # the bundled model's recipe",
-        "python -m pianodiff.train experiment=smoke                # seconds: checks the plumbing",
-        "python -m pianodiff.train experiment=piano14 data.root=/my/recordings ckpt_path=last",
-    ),
-    preflight=check_data,
-    preflight_status=1,
-)
-
-
-def main() -> None:
-    """The console script: check the command line, then run the Hydra app."""
-    cli.run(ENTRYPOINT, train_app)
-
-
-@hydra.main(config_path="conf", config_name="train", version_base="1.3")
-def train_app(cfg: DictConfig) -> float | None:
-    """Entrypoint; user errors end in one line and exit status 1, nothing else lost."""
-    tune_allocator()
-    try:
-        result = train(cfg)
-    except USER_ERRORS as err:
-        print(f"error: {err}", file=sys.stderr)
-        sys.exit(1)
-    return result["metrics"].get("val/loss")  # for Hydra sweepers
-
-
-if __name__ == "__main__":
-    main()

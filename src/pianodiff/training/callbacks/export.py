@@ -27,7 +27,7 @@ from pianodiff.checkpoint import (
     export_model,
     plain_sections,
 )
-from pianodiff.lit_module import CONFIG_KEY
+from pianodiff.training.lit_module import CONFIG_KEY
 
 EMA_PREFIX = "ema.net."
 
