@@ -54,7 +54,7 @@ def _run(model, ground, seconds: float, bf16: bool) -> dict:
 
 def main(quick: bool = False) -> list[dict]:
     from benchmarks.forward import native_bf16
-    from pianodiff.checkpoint import load_export
+    from pianodiff.checkpoint.export import load_export
     from pianodiff.generation.errors import GenerationError
     from pianodiff.generation.paths import resolve_checkpoint
 

@@ -3,7 +3,7 @@
     python scripts/export_checkpoint.py outputs/piano14/<run>/checkpoints/last.ckpt checkpoints/mine
 
 writes ``model.safetensors`` + ``config.yaml`` (loadable without pickle by
-``pianodiff.checkpoint.load_export`` and ``python -m pianodiff.generate checkpoint=...``).
+``pianodiff.checkpoint.export.load_export`` and ``python -m pianodiff.generate checkpoint=...``).
 An existing OUT_DIR is replaced only when the export succeeded.
 """
 
@@ -12,8 +12,8 @@ from __future__ import annotations
 import argparse
 import sys
 
-from pianodiff.checkpoint import CheckpointError
-from pianodiff.training.callbacks.export import export_checkpoint
+from pianodiff.checkpoint.export import CheckpointError
+from pianodiff.checkpoint.from_training import export_checkpoint
 
 
 def main(argv: list[str] | None = None) -> int:

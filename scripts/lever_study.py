@@ -34,12 +34,15 @@ import matplotlib.pyplot as plt  # noqa: E402
 import torch  # noqa: E402
 
 from pianodiff.audio import read_audio  # noqa: E402
-from pianodiff.checkpoint import (  # noqa: E402
+from pianodiff.checkpoint.ckpt_io import CONFIG_KEY  # noqa: E402
+from pianodiff.checkpoint.export import (  # noqa: E402
     CheckpointError,
     build_network,
     build_schedule,
     load_export,
 )
+from pianodiff.checkpoint.from_training import load_training_checkpoint  # noqa: E402
+from pianodiff.checkpoint.warm_start import initial_weights  # noqa: E402
 from pianodiff.data.dataset import find_audio_files  # noqa: E402
 from pianodiff.evaluation.reference_loss import average_power_spectrum  # noqa: E402
 from pianodiff.evaluation.training_probe import (  # noqa: E402
@@ -50,9 +53,6 @@ from pianodiff.evaluation.training_probe import (  # noqa: E402
     unconditional,
 )
 from pianodiff.generation.configs import build_plan  # noqa: E402
-from pianodiff.training.callbacks.export import load_training_checkpoint  # noqa: E402
-from pianodiff.training.lit_module import CONFIG_KEY  # noqa: E402
-from pianodiff.training.warm_start import initial_weights  # noqa: E402
 
 # lever name -> overrides of experiment=piano14_cpu (each run also gets the common ones)
 LEVERS: dict[str, list[str]] = {

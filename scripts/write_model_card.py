@@ -14,8 +14,8 @@ from pathlib import Path
 from omegaconf import OmegaConf
 
 from pianodiff.audio import atomic_path
-from pianodiff.checkpoint import CONFIG_FILE
-from pianodiff.model_card import CARD_FILE, render_model_card
+from pianodiff.checkpoint.export import CONFIG_FILE
+from pianodiff.checkpoint.model_card import CARD_FILE, render_model_card
 
 
 def main(argv: list[str] | None = None) -> int:

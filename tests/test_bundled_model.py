@@ -7,8 +7,8 @@ from pathlib import Path
 import torch
 
 from pianodiff.api import Generator
-from pianodiff.checkpoint import load_export
-from pianodiff.model_card import CARD_FILE, render_model_card
+from pianodiff.checkpoint.export import load_export
+from pianodiff.checkpoint.model_card import CARD_FILE, render_model_card
 
 BUNDLED = Path(__file__).resolve().parents[1] / "checkpoints" / "piano14-small"
 

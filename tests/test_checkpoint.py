@@ -11,9 +11,10 @@ import soundfile as sf
 import torch
 from conftest import SR, smoke_train_overrides, tone
 
-from pianodiff.checkpoint import CheckpointError, load_export
-from pianodiff.training.callbacks.export import export_checkpoint, load_training_checkpoint
-from pianodiff.training.lit_module import CONFIG_KEY, NonFiniteLossError
+from pianodiff.checkpoint.ckpt_io import CONFIG_KEY
+from pianodiff.checkpoint.export import CheckpointError, load_export
+from pianodiff.checkpoint.from_training import export_checkpoint, load_training_checkpoint
+from pianodiff.training.lit_module import NonFiniteLossError
 from pianodiff.training.run import compose_train_config, train
 
 ROOT = Path(__file__).resolve().parents[1]

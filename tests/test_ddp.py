@@ -9,8 +9,8 @@ import sys
 import pytest
 import torch
 
-from pianodiff.checkpoint import load_export
-from pianodiff.training.callbacks.export import load_training_checkpoint
+from pianodiff.checkpoint.export import load_export
+from pianodiff.checkpoint.from_training import load_training_checkpoint
 
 
 @pytest.mark.slow

@@ -14,7 +14,7 @@ from conftest import SR, tone
 from hydra import compose, initialize_config_dir
 from omegaconf import OmegaConf
 
-from pianodiff.checkpoint import export_model
+from pianodiff.checkpoint.export import export_model
 from pianodiff.evaluate import evaluate
 from pianodiff.evaluation.models import EvaluationError, conf_dir, load_model
 from pianodiff.generation.errors import GenerationError

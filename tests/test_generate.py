@@ -20,7 +20,7 @@ from omegaconf import OmegaConf
 
 import pianodiff
 from pianodiff.audio import AudioError
-from pianodiff.checkpoint import export_model
+from pianodiff.checkpoint.export import export_model
 from pianodiff.generation.errors import GenerationError
 from pianodiff.generation.run import run_generation
 

@@ -11,7 +11,7 @@ from hydra import compose, initialize_config_dir
 from PIL import Image
 
 import pianodiff
-from pianodiff.checkpoint import export_model
+from pianodiff.checkpoint.export import export_model
 from pianodiff.diffusion.plan import ddim_plan, fast_plan
 from pianodiff.diffusion.sampler import sample
 from pianodiff.diffusion.schedule import linear_schedule

@@ -16,7 +16,7 @@ from test_generate import make_export
 
 from pianodiff.api import Generator, infer, setup
 from pianodiff.audio import AudioError
-from pianodiff.checkpoint import CheckpointError
+from pianodiff.checkpoint.export import CheckpointError
 from pianodiff.generation.errors import GenerationError
 from pianodiff.generation.geometry import Geometry
 

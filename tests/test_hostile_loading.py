@@ -13,7 +13,7 @@ from hostile import CODE_KINDS, PICKLE_KINDS, evil_checkpoint, evil_export, vict
 from hydra.utils import get_object, instantiate
 from omegaconf import OmegaConf
 
-from pianodiff.checkpoint import NETWORK_TARGETS, SCHEDULE_TARGETS, plain_sections
+from pianodiff.checkpoint.export import NETWORK_TARGETS, SCHEDULE_TARGETS, plain_sections
 from pianodiff.generation.configs import group_choices
 from pianodiff.training.run import compose_train_config
 

@@ -14,7 +14,7 @@ import torch
 from conftest import SR, tone
 from hostile import PICKLE_KINDS, SCHEDULE, evil_checkpoint, evil_export, one_line, victim_file
 
-from pianodiff.checkpoint import CheckpointError
+from pianodiff.checkpoint.export import CheckpointError
 
 SCRIPTS = Path(__file__).resolve().parents[1] / "scripts"
 

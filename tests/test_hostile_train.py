@@ -18,8 +18,8 @@ import torch
 from conftest import SR, tone
 from hostile import PICKLE_KINDS, evil_checkpoint, evil_export, victim_file
 
-from pianodiff.training.callbacks.export import load_training_checkpoint
-from pianodiff.training.lit_module import CONFIG_KEY
+from pianodiff.checkpoint.ckpt_io import CONFIG_KEY
+from pianodiff.checkpoint.from_training import load_training_checkpoint
 from pianodiff.training.run import compose_train_config, train
 
 BASE = [

@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from pianodiff.checkpoint import CheckpointError, export_model, load_export
-from pianodiff.checkpoint_io import AtomicCheckpointIO
+from pianodiff.checkpoint.ckpt_io import AtomicCheckpointIO
+from pianodiff.checkpoint.export import CheckpointError, export_model, load_export
 from pianodiff.leftovers import RunFolder, atomic_path, exit_on_sigterm, remove_stale, temp_suffix
 from pianodiff.nets import DiffWave
 

@@ -10,7 +10,7 @@ from hydra.utils import instantiate
 from omegaconf import OmegaConf
 
 from pianodiff.api import Generator
-from pianodiff.checkpoint import load_export
+from pianodiff.checkpoint.export import load_export
 from pianodiff.data.context_masks import ContextMasks
 from pianodiff.diffusion.preconditioning import accepts_context
 from pianodiff.generation.geometry import Geometry

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import torch
 
-from pianodiff.checkpoint import load_export
+from pianodiff.checkpoint.export import load_export
+from pianodiff.checkpoint.model_card import render_model_card
 from pianodiff.diffusion.preconditioning import PreconditionedEps
 from pianodiff.diffusion.process import q_sample
 from pianodiff.diffusion.schedule import log_snr_schedule
-from pianodiff.model_card import render_model_card
 from pianodiff.nets import DiffWave
 from pianodiff.training.run import compose_train_config, train
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from conftest import smoke_train_overrides
 
-from pianodiff.training.callbacks.export import load_training_checkpoint
+from pianodiff.checkpoint.from_training import load_training_checkpoint
 from pianodiff.training.run import compose_train_config, train
 
 

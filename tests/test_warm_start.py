@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 import torch
 
-from pianodiff.checkpoint import CheckpointError
-from pianodiff.training.callbacks.export import load_training_checkpoint
+from pianodiff.checkpoint.export import CheckpointError
+from pianodiff.checkpoint.from_training import load_training_checkpoint
+from pianodiff.checkpoint.warm_start import warm_start
 from pianodiff.training.run import compose_train_config, train
-from pianodiff.training.warm_start import warm_start
 
 
 def fit(smoke_overrides, run_dir, steps: int, *extra: str) -> dict:

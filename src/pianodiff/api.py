@@ -23,7 +23,7 @@ import torch
 
 from pianodiff import SAMPLE_RATE
 from pianodiff.audio import resample
-from pianodiff.checkpoint import LoadedModel, load_export
+from pianodiff.checkpoint.export import LoadedModel, load_export
 from pianodiff.diffusion.hooks import Inpainter
 from pianodiff.diffusion.plan import SamplingPlan
 from pianodiff.generation.configs import build_extender, build_plan

@@ -26,7 +26,7 @@ from pianodiff import cli
 from pianodiff.allocator import tune_allocator
 from pianodiff.api import Generator
 from pianodiff.audio import AudioError
-from pianodiff.checkpoint import CheckpointError
+from pianodiff.checkpoint.export import CheckpointError
 from pianodiff.evaluation.cases import extension_cases, gap_cases, load_held_out
 from pianodiff.evaluation.models import EvaluationError, load_model
 from pianodiff.evaluation.report import log_to_wandb, markdown_table, plot, summarise, write_csv

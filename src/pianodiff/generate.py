@@ -22,7 +22,7 @@ from omegaconf import DictConfig
 from pianodiff import cli
 from pianodiff.allocator import tune_allocator
 from pianodiff.audio import AudioError
-from pianodiff.checkpoint import CheckpointError
+from pianodiff.checkpoint.export import CheckpointError
 from pianodiff.generation.errors import GenerationError
 from pianodiff.generation.run import GenerationResult, run_generation
 from pianodiff.leftovers import exit_on_sigterm, hydra_run_folder

@@ -2,7 +2,7 @@
 
 Every file pianodiff writes goes to a hidden temp beside its destination and is renamed
 into place (``atomic_path`` here, used by audio, sidecars, figures and ``.ckpt`` files;
-``checkpoint.export_model`` for export folders). The temp's name carries the writer's host
+``checkpoint.export.export_model`` for export folders). The temp's name carries the writer's host
 and process id (``.out.wav.x1y2.pid123-host.tmp``):
 
 * an exception or Ctrl-C removes the temp on the way out; SIGTERM is turned into an exit

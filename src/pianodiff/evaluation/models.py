@@ -15,7 +15,7 @@ from pathlib import Path
 import torch
 from omegaconf import OmegaConf
 
-from pianodiff.checkpoint import (
+from pianodiff.checkpoint.export import (
     CheckpointError,
     LoadedModel,
     build_network,

@@ -21,6 +21,7 @@ from omegaconf import DictConfig, ListConfig, OmegaConf
 from torch import nn
 from torch.optim.lr_scheduler import LambdaLR
 
+from pianodiff.checkpoint.ckpt_io import CONFIG_KEY
 from pianodiff.data.context_masks import ContextMasks
 from pianodiff.data.dataset import stream_seed
 from pianodiff.diffusion.preconditioning import accepts_context
@@ -28,7 +29,6 @@ from pianodiff.diffusion.process import q_sample
 from pianodiff.diffusion.schedule import NoiseSchedule
 from pianodiff.training.ema import EMA
 
-CONFIG_KEY = "pianodiff"
 """Key of the resolved model/diffusion config inside a Lightning checkpoint."""
 
 LOSSES = ("l1", "l2")
@@ -274,7 +274,7 @@ class DiffWaveModule(L.LightningModule):
         return {"optimizer": optimizer, "lr_scheduler": lr}
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        # Convention 10: the checkpoint rebuilds its own network (see callbacks/export.py).
+        # The checkpoint rebuilds its own network (see checkpoint/from_training.py).
         # Plain containers only, so that torch.load(weights_only=True) reads it back.
         checkpoint[CONFIG_KEY] = plain(
             {

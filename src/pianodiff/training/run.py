@@ -23,13 +23,13 @@ from omegaconf import DictConfig, OmegaConf
 import pianodiff.resolvers  # noqa: F401  (registers ${pd.*} before Hydra composes)
 from pianodiff import cli
 from pianodiff.audio import AudioError
-from pianodiff.checkpoint import CheckpointError
-from pianodiff.checkpoint_io import AtomicCheckpointIO
+from pianodiff.checkpoint.ckpt_io import CONFIG_KEY, AtomicCheckpointIO
+from pianodiff.checkpoint.export import CheckpointError
+from pianodiff.checkpoint.from_training import load_training_checkpoint
+from pianodiff.checkpoint.warm_start import warm_start
 from pianodiff.data.datamodule import NoUsableAudioError
 from pianodiff.leftovers import RunFolder
-from pianodiff.training.callbacks.export import load_training_checkpoint
-from pianodiff.training.lit_module import CONFIG_KEY, NonFiniteLossError, optimizer_name
-from pianodiff.training.warm_start import warm_start
+from pianodiff.training.lit_module import NonFiniteLossError, optimizer_name
 from pianodiff.wandb_env import settle_wandb_mode
 
 log = logging.getLogger(__name__)

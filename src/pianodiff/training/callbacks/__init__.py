@@ -1,1 +1,3 @@
-"""Lightning callbacks of pianodiff: demo sampling, export at the end of fit."""
+"""Lightning callbacks of pianodiff: timed and on-stop checkpoints, demo sampling, the
+history panel, reference losses, a CPU-time limit (the export at the end of fit is
+``checkpoint/from_training.py``)."""

@@ -3,7 +3,7 @@
 The step-based ``last_checkpoint`` writes every N steps: on a CPU, 250 steps are many
 minutes. This one rewrites ``last.ckpt`` whenever ``seconds`` of wall time have passed
 since its previous write (Lightning's ``train_time_interval``; rank 0 decides for every
-rank). The write is atomic (``checkpoint_io.AtomicCheckpointIO``), so ``kill -9`` at any
+rank). The write is atomic (``checkpoint.ckpt_io.AtomicCheckpointIO``), so ``kill -9`` at any
 moment leaves the previous ``last.ckpt`` or the new one, never half of one.
 """
 

@@ -21,6 +21,10 @@ from lightning.pytorch.plugins.io import TorchCheckpointIO
 
 from pianodiff.leftovers import atomic_path
 
+CONFIG_KEY = "pianodiff"
+"""The key of a training checkpoint under which the module stores the plain config its
+network, schedule and optimiser were built from (read by exports, resumes, warm starts)."""
+
 
 class AtomicCheckpointIO(TorchCheckpointIO):
     """``TorchCheckpointIO`` with an atomic local write and a weights-only read."""

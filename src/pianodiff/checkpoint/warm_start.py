@@ -17,9 +17,9 @@ from pathlib import Path
 from omegaconf import OmegaConf
 from torch import nn
 
-from pianodiff.checkpoint import CheckpointError, load_export
-from pianodiff.training.callbacks.export import load_training_checkpoint
-from pianodiff.training.lit_module import CONFIG_KEY
+from pianodiff.checkpoint.ckpt_io import CONFIG_KEY
+from pianodiff.checkpoint.export import CheckpointError, load_export
+from pianodiff.checkpoint.from_training import load_training_checkpoint
 
 
 def initial_weights(source: str | Path) -> tuple[dict, dict, dict]:

@@ -21,13 +21,13 @@ import torch
 from lightning.pytorch.utilities import rank_zero_only
 
 from pianodiff import SAMPLE_RATE
-from pianodiff.checkpoint import (
+from pianodiff.checkpoint.ckpt_io import CONFIG_KEY
+from pianodiff.checkpoint.export import (
     CheckpointError,
     check_no_interpolation,
     export_model,
     plain_sections,
 )
-from pianodiff.training.lit_module import CONFIG_KEY
 
 EMA_PREFIX = "ema.net."
 

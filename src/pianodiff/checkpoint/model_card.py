@@ -12,7 +12,7 @@ from pathlib import Path
 from omegaconf import OmegaConf
 from safetensors import safe_open
 
-from pianodiff.checkpoint import CONFIG_FILE, WEIGHTS_FILE
+from pianodiff.checkpoint.export import CONFIG_FILE, WEIGHTS_FILE
 
 CARD_FILE = "MODEL_CARD.md"
 
