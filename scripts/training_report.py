@@ -38,7 +38,7 @@ from pianodiff.evaluation.training_probe import (  # noqa: E402
     unconditional,
 )
 from pianodiff.generation.configs import build_plan  # noqa: E402
-from pianodiff.wandb_logging import read_offline_records  # noqa: E402
+from pianodiff.tracking.generate_run import read_offline_records  # noqa: E402
 
 
 def run_history(run_dir: Path) -> list[dict[str, float]]:

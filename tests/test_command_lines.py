@@ -120,7 +120,10 @@ ACCEPTED = [
     ("generate", ["-m", "extender=interpolation,repaint", "history=true", "seconds=4"]),
     ("generate", ["sampler=ddim", "sampler.num_steps=10", "sampler.eta=0.5"]),
     ("generate", ["-m", "extender=glob(repa*)", "extender.n_resample=2"]),  # repaint only
-    ("generate", ["++hydra.callbacks.compare._target_=pianodiff.comparison.CompareExtenders"]),
+    (
+        "generate",
+        ["++hydra.callbacks.compare._target_=pianodiff.tracking.comparison.CompareExtenders"],
+    ),
     ("generate", ["geometry=original", "~wandb", "include_prompt=false"]),
     ("train", ["experiment=smoke", "+trainer.max_time=00:00:01:00", "model=tiny"]),
     ("train", ["experiment=smoke", "+module.optimizer.weight_decay=0.01", "logger=csv"]),

@@ -14,10 +14,10 @@ from test_generate import config
 from test_history import tiny_export
 from test_wandb import records_by_kind
 
-from pianodiff.comparison import TABLE_COLUMNS, compare_runs, extension_frame
 from pianodiff.generation.run import run_generation
 from pianodiff.history.panel import gif_frame
-from pianodiff.wandb_logging import sweep_group, write_job_record
+from pianodiff.tracking.comparison import TABLE_COLUMNS, compare_runs, extension_frame
+from pianodiff.tracking.generate_run import sweep_group, write_job_record
 
 
 def test_compare_runs_on_an_empty_sweep_writes_nothing(tmp_path):
@@ -38,7 +38,7 @@ def test_two_extender_multirun_lands_in_one_group_with_a_table_and_a_panel(tmp_p
         f"checkpoint={ckpt}", "seconds=0.5", "sampler=ddim", "sampler.num_steps=3",
         "geometry.window_seconds=0.5", "geometry.context_seconds=0.1", "progress=false",
         "output=${hydra:runtime.output_dir}/piece.wav", f"hydra.sweep.dir={sweep}",
-        "++hydra.callbacks.compare._target_=pianodiff.comparison.CompareExtenders",
+        "++hydra.callbacks.compare._target_=pianodiff.tracking.comparison.CompareExtenders",
     ]  # fmt: skip
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     proc = subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)

@@ -9,7 +9,7 @@ import pytest
 from hydra import compose, initialize_config_dir
 from test_history import CONF, tiny_export
 
-from pianodiff.wandb_logging import read_offline_records, sweep_group
+from pianodiff.tracking.generate_run import read_offline_records, sweep_group
 
 
 def records_by_kind(run_dir: Path) -> dict[str, list]:

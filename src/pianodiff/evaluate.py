@@ -29,7 +29,7 @@ from pianodiff.audio import AudioError
 from pianodiff.checkpoint.export import CheckpointError
 from pianodiff.evaluation.cases import extension_cases, gap_cases, load_held_out
 from pianodiff.evaluation.models import EvaluationError, load_model
-from pianodiff.evaluation.report import log_to_wandb, markdown_table, plot, summarise, write_csv
+from pianodiff.evaluation.report import markdown_table, plot, summarise, write_csv
 from pianodiff.evaluation.run_cases import (
     Setup,
     run_extension_case,
@@ -44,6 +44,7 @@ from pianodiff.generation.values import check_flag
 from pianodiff.leftovers import exit_on_sigterm, hydra_run_folder
 from pianodiff.measures.natural import natural_seam_distribution
 from pianodiff.measures.notes import announce_if_off
+from pianodiff.tracking.evaluate_run import log_to_wandb
 
 
 def _names(value) -> list[str]:

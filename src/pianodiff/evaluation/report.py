@@ -1,4 +1,5 @@
-"""Evaluation outputs: a CSV of every row, a markdown summary, PNG plots, W&B logging."""
+"""Evaluation outputs: a CSV of every row, a markdown summary, PNG plots (the W&B run is
+``tracking/evaluate_run.py``)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,6 @@ from pathlib import Path
 import torch
 
 from pianodiff.audio import atomic_path
-from pianodiff.wandb_env import settle_wandb_mode
 
 NEW_AUDIO = ("extend", "unconditional")  # tasks whose rows measure generated audio
 SUMMARY_COLUMNS = [  # (column, header, row tasks it comes from)
@@ -175,20 +175,3 @@ def _save(fig, path: Path) -> Path:
         fig.savefig(tmp, format="png", dpi=100)
     plt.close(fig)
     return path
-
-
-def log_to_wandb(rows, summary, images, run_dir: Path, project: str, mode: str, config: dict):
-    """One W&B run (offline by default) with the rows table, summary figures and plots."""
-    mode = settle_wandb_mode(mode)  # before W&B starts: offline also means no telemetry
-    import wandb
-
-    run = wandb.init(project=project, mode=mode, dir=str(run_dir), config=config, job_type="eval")
-    try:
-        columns: list[str] = []
-        for row in rows:
-            columns += [k for k in row if k not in columns]
-        table = wandb.Table(columns=columns, data=[[r.get(c) for c in columns] for r in rows])
-        flat = {f"{e}/{s}/{k}": v for (e, s), d in summary.items() for k, v in d.items()}
-        run.log({"cases": table, **flat, **{p.stem: wandb.Image(str(p)) for p in images}})
-    finally:
-        run.finish()

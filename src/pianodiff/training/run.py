@@ -29,8 +29,8 @@ from pianodiff.checkpoint.from_training import load_training_checkpoint
 from pianodiff.checkpoint.warm_start import warm_start
 from pianodiff.data.datamodule import NoUsableAudioError
 from pianodiff.leftovers import RunFolder
+from pianodiff.tracking.env import settle_wandb_mode
 from pianodiff.training.lit_module import NonFiniteLossError, optimizer_name
-from pianodiff.wandb_env import settle_wandb_mode
 
 log = logging.getLogger(__name__)
 

@@ -12,7 +12,7 @@ Two generate plugins, built by the factories ``conf/plugins/default.yaml`` names
   Hydra multirun every job lands in one group named after the sweep folder.
 * under Hydra, always → :class:`JobRecordPlugin` writes ``generation.json`` (the sidecar plus
   the output and animation paths) into the Hydra job folder, which is how the multirun
-  comparison (``pianodiff.comparison``) finds every job's results.
+  comparison (``pianodiff.tracking.comparison``) finds every job's results.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from pianodiff.audio import atomic_path, read_audio
 from pianodiff.generation.plugins import GenerationPlugin
-from pianodiff.wandb_env import settle_wandb_mode
+from pianodiff.tracking.env import settle_wandb_mode
 
 log = logging.getLogger(__name__)
 

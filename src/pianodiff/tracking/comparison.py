@@ -3,10 +3,10 @@
     python -m pianodiff.generate -m extender=interpolation,repaint,replacement,guidance \\
         history=true
 
-With ``CompareExtenders`` in ``hydra.callbacks`` (conf/generate.yaml, or on the command line
-``++hydra.callbacks.compare._target_=pianodiff.comparison.CompareExtenders``), the end of the
-multirun reads every job's ``generation.json`` (written by ``pianodiff.wandb_logging``'s job
-record plugin into the job folder) and writes into the sweep folder
+With ``CompareExtenders`` in ``hydra.callbacks`` (conf/generate.yaml, or on the command
+line ``++hydra.callbacks.compare._target_=pianodiff.tracking.comparison.CompareExtenders``),
+the end of the multirun reads every job's ``generation.json`` (written by the job record
+plugin of ``pianodiff.tracking.generate_run`` into the job folder) and writes into the sweep folder
 
     comparison.png    one column per job: a mid-walk frame of its first extension window's
                       history (where extenders differ; the known region shaded) and the
@@ -33,7 +33,13 @@ from omegaconf import DictConfig
 from pianodiff.audio import atomic_path, read_audio
 from pianodiff.history.renderer import history_path
 from pianodiff.measures.seam import seam_scores
-from pianodiff.wandb_logging import DEFAULT_PROJECT, JOB_RECORD, init_run, run_folder, sweep_group
+from pianodiff.tracking.generate_run import (
+    DEFAULT_PROJECT,
+    JOB_RECORD,
+    init_run,
+    run_folder,
+    sweep_group,
+)
 
 log = logging.getLogger(__name__)
 
