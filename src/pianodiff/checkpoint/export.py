@@ -5,8 +5,8 @@ An export folder (``checkpoints/<name>/``) holds
     model.safetensors   the network's EMA weights (no pickle: safe to load from anyone)
     config.yaml         {model: {_target_: ...}, diffusion: {_target_: ...}, meta: {...}}
 
-so that ``load_export`` rebuilds the exact network and noise schedule from the folder alone
-(convention 10). Writes are atomic: a failed export never leaves a half folder behind.
+so that ``load_export`` rebuilds the exact network and noise schedule from the folder alone.
+Writes are atomic: a failed export never leaves a half folder behind.
 
 Loading runs no code from the folder: the weights are safetensors (no pickle) and the
 config is data. ``hydra.utils.instantiate`` would import and call whatever a ``_target_``

@@ -1,8 +1,8 @@
 """A model card for an export folder, written from the files themselves.
 
 The card is rendered from ``config.yaml`` and ``model.safetensors`` alone, so a test can
-check that the committed card still matches the committed weights (issue: "the model card
-matches the file"). Free text lives in ``meta.notes`` of the export's config.
+check that the committed card still matches the committed weights. Free text lives in
+``meta.notes`` of the export's config.
 """
 
 from __future__ import annotations

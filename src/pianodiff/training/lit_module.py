@@ -2,7 +2,7 @@
 
 One training step: draw t ~ U{0..T−1} and ε ~ N(0, I), form x_t = q_sample(x0, ᾱ_t, ε)
 (Ho eq. 4), and regress the network's ε̂(x_t, t) onto ε: L1 as DiffWave's reference code
-does, or L2 (Ho eq. 14). The module holds no sampling loop (convention 2): demo sampling
+does, or L2 (Ho eq. 14). The module holds no sampling loop: demo sampling
 lives in ``callbacks/demo_sampling.py``.
 
 t and ε are drawn from a generator seeded by (seed, global step, rank), so a resumed run
