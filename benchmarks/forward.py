@@ -37,7 +37,7 @@ import subprocess
 import sys
 import time
 
-from pianodiff.allocator import tune_allocator
+from pianodiff.core.allocator import tune_allocator
 
 ALLOCATOR = {"MALLOC_MMAP_MAX_": "0", "MALLOC_TRIM_THRESHOLD_": "100000000000"}
 SECONDS, SR = 5.0, 22050

@@ -21,7 +21,7 @@ DATA = Path("data/piano14/eval")
 
 
 def _excerpt(seconds: float) -> torch.Tensor | None:
-    from pianodiff.audio import read_audio
+    from pianodiff.core.audio import read_audio
 
     files = sorted(DATA.glob("*.wav"))
     if not files:

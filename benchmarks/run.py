@@ -22,7 +22,7 @@ import sys
 import time
 from pathlib import Path
 
-from pianodiff.audio import atomic_path
+from pianodiff.core.audio import atomic_path
 
 MODULES = (
     ("forward", "benchmarks.forward"),

@@ -33,7 +33,6 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import torch  # noqa: E402
 
-from pianodiff.audio import read_audio  # noqa: E402
 from pianodiff.checkpoint.ckpt_io import CONFIG_KEY  # noqa: E402
 from pianodiff.checkpoint.export import (  # noqa: E402
     CheckpointError,
@@ -43,6 +42,7 @@ from pianodiff.checkpoint.export import (  # noqa: E402
 )
 from pianodiff.checkpoint.from_training import load_training_checkpoint  # noqa: E402
 from pianodiff.checkpoint.warm_start import initial_weights  # noqa: E402
+from pianodiff.core.audio import read_audio  # noqa: E402
 from pianodiff.data.dataset import find_audio_files  # noqa: E402
 from pianodiff.evaluation.reference_loss import average_power_spectrum  # noqa: E402
 from pianodiff.evaluation.training_probe import (  # noqa: E402

@@ -25,8 +25,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 import torch  # noqa: E402
 
 from pianodiff import SAMPLE_RATE  # noqa: E402
-from pianodiff.audio import log_mel, read_audio  # noqa: E402
 from pianodiff.checkpoint.export import CheckpointError, load_export  # noqa: E402
+from pianodiff.core.audio import log_mel, read_audio  # noqa: E402
 from pianodiff.data.dataset import find_audio_files  # noqa: E402
 from pianodiff.evaluation.reference_loss import (  # noqa: E402
     average_power_spectrum,

@@ -13,9 +13,9 @@ from pathlib import Path
 
 from omegaconf import OmegaConf
 
-from pianodiff.audio import atomic_path
 from pianodiff.checkpoint.export import CONFIG_FILE
 from pianodiff.checkpoint.model_card import CARD_FILE, render_model_card
+from pianodiff.core.audio import atomic_path
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -10,7 +10,7 @@ import pytest
 import soundfile as sf
 import torch
 
-from pianodiff import known_warnings
+from pianodiff.core import known_warnings
 
 os.environ.setdefault("WANDB_MODE", "offline")
 os.environ.setdefault("WANDB_SILENT", "true")
@@ -29,7 +29,7 @@ def tone(seconds: float, freqs=(220.0, 330.0), sr: int = SR, decay: float = 1.5)
 def pytest_configure(config):
     """The package's own filters for library warnings that do not apply to it, as pytest
     filters: pytest resets the warning filters around collection and every test phase
-    (fixtures included), which drops those ``pianodiff.known_warnings`` adds at import."""
+    (fixtures included), which drops those ``pianodiff.core.known_warnings`` adds at import."""
     for message in known_warnings.IGNORED_MESSAGES:
         assert ":" not in message  # pytest's "action:message" syntax
         config.addinivalue_line("filterwarnings", f"ignore:{message}")

@@ -6,7 +6,7 @@ import sys
 
 import pytest
 
-from pianodiff.allocator import tune_allocator
+from pianodiff.core.allocator import tune_allocator
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's mallopt is Linux-only")

@@ -11,7 +11,7 @@ import soundfile as sf
 import torch
 from conftest import tone
 
-from pianodiff.audio import read_audio, read_audio_range, read_audio_tail
+from pianodiff.core.audio import read_audio, read_audio_range, read_audio_tail
 from pianodiff.generation import ground
 
 

@@ -106,7 +106,7 @@ def _has_gpu() -> bool:
 
 
 def test_cpu_precision_follows_the_hardware():
-    from pianodiff.resolvers import cpu_has_fast_bf16
+    from pianodiff.core.resolvers import cpu_has_fast_bf16
 
     cfg = compose_train_config(["trainer=cpu"])
     # bf16 autocast only where the CPU has native bf16; elsewhere it is several times slower.

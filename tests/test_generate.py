@@ -19,8 +19,8 @@ from hydra.utils import instantiate
 from omegaconf import OmegaConf
 
 import pianodiff
-from pianodiff.audio import AudioError
 from pianodiff.checkpoint.export import export_model
+from pianodiff.core.audio import AudioError
 from pianodiff.generation.errors import GenerationError
 from pianodiff.generation.run import run_generation
 

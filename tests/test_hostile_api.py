@@ -15,8 +15,8 @@ from hostile import CONFIG_KINDS, evil_export, tree, victim_file
 from test_generate import make_export
 
 from pianodiff.api import Generator, infer, setup
-from pianodiff.audio import AudioError
 from pianodiff.checkpoint.export import CheckpointError
+from pianodiff.core.audio import AudioError
 from pianodiff.generation.errors import GenerationError
 from pianodiff.generation.geometry import Geometry
 

@@ -56,7 +56,7 @@ def imported_members(tree: ast.AST) -> set[str]:
             names = [alias.name for alias in node.names]
         elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
             names = [node.module]
-            if node.module == "pianodiff":  # from pianodiff import audio / SAMPLE_RATE
+            if node.module == "pianodiff":  # from pianodiff.core import audio / SAMPLE_RATE
                 names = [f"pianodiff.{alias.name}" for alias in node.names]
         else:
             continue

@@ -15,7 +15,13 @@ import torch
 
 from pianodiff.checkpoint.ckpt_io import AtomicCheckpointIO
 from pianodiff.checkpoint.export import CheckpointError, export_model, load_export
-from pianodiff.leftovers import RunFolder, atomic_path, exit_on_sigterm, remove_stale, temp_suffix
+from pianodiff.core.leftovers import (
+    RunFolder,
+    atomic_path,
+    exit_on_sigterm,
+    remove_stale,
+    temp_suffix,
+)
 from pianodiff.nets import DiffWave
 
 TINY = {"_target_": "pianodiff.nets.DiffWave", "residual_layers": 2, "residual_channels": 8,
@@ -23,7 +29,7 @@ TINY = {"_target_": "pianodiff.nets.DiffWave", "residual_layers": 2, "residual_c
 SCHEDULE = {"_target_": "pianodiff.diffusion.schedule.linear_schedule", "num_steps": 8}
 KILLED_WRITER = """
 import os, sys
-from pianodiff.leftovers import atomic_path
+from pianodiff.core.leftovers import atomic_path
 tmp = atomic_path(sys.argv[1]).__enter__()
 tmp.write_bytes(b"half a file")
 print(tmp, flush=True)

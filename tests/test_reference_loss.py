@@ -6,7 +6,7 @@ import math
 
 import torch
 
-from pianodiff.audio import read_audio
+from pianodiff.core.audio import read_audio
 from pianodiff.diffusion.process import q_sample
 from pianodiff.diffusion.schedule import linear_schedule
 from pianodiff.evaluation.reference_loss import (

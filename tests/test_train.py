@@ -11,8 +11,8 @@ import torch
 from hydra.errors import ConfigCompositionException
 
 from pianodiff.checkpoint.export import load_export
+from pianodiff.core.resolvers import run_id
 from pianodiff.data.datamodule import NoUsableAudioError
-from pianodiff.resolvers import run_id
 from pianodiff.training.run import compose_train_config, set_threads, train
 
 

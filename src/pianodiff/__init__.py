@@ -5,4 +5,4 @@ __version__ = "0.1.0"
 SAMPLE_RATE = 22050
 """The sample rate (Hz) every model, data set and output of pianodiff uses."""
 
-from pianodiff import known_warnings  # noqa: E402, F401  (library warnings that do not apply)
+from pianodiff.core import known_warnings  # noqa: E402, F401  (library warnings that do not apply)

@@ -22,8 +22,8 @@ from typing import Any
 import torch
 
 from pianodiff import SAMPLE_RATE
-from pianodiff.audio import resample
 from pianodiff.checkpoint.export import LoadedModel, load_export
+from pianodiff.core.audio import resample
 from pianodiff.diffusion.hooks import Inpainter
 from pianodiff.diffusion.plan import SamplingPlan
 from pianodiff.generation.configs import build_extender, build_plan

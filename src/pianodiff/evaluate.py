@@ -23,10 +23,11 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from pianodiff import cli
-from pianodiff.allocator import tune_allocator
 from pianodiff.api import Generator
-from pianodiff.audio import AudioError
 from pianodiff.checkpoint.export import CheckpointError
+from pianodiff.core.allocator import tune_allocator
+from pianodiff.core.audio import AudioError
+from pianodiff.core.leftovers import exit_on_sigterm, hydra_run_folder
 from pianodiff.evaluation.cases import extension_cases, gap_cases, load_held_out
 from pianodiff.evaluation.models import EvaluationError, load_model
 from pianodiff.evaluation.report import markdown_table, plot, summarise, write_csv
@@ -41,7 +42,6 @@ from pianodiff.generation.configs import build_extender, build_plan
 from pianodiff.generation.device import pick_device
 from pianodiff.generation.errors import GenerationError
 from pianodiff.generation.values import check_flag
-from pianodiff.leftovers import exit_on_sigterm, hydra_run_folder
 from pianodiff.measures.natural import natural_seam_distribution
 from pianodiff.measures.notes import announce_if_off
 from pianodiff.tracking.evaluate_run import log_to_wandb

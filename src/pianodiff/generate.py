@@ -20,12 +20,12 @@ import hydra
 from omegaconf import DictConfig
 
 from pianodiff import cli
-from pianodiff.allocator import tune_allocator
-from pianodiff.audio import AudioError
 from pianodiff.checkpoint.export import CheckpointError
+from pianodiff.core.allocator import tune_allocator
+from pianodiff.core.audio import AudioError
+from pianodiff.core.leftovers import exit_on_sigterm, hydra_run_folder
 from pianodiff.generation.errors import GenerationError
 from pianodiff.generation.run import GenerationResult, run_generation
-from pianodiff.leftovers import exit_on_sigterm, hydra_run_folder
 
 USER_ERRORS = (GenerationError, AudioError, CheckpointError, FileExistsError)
 

@@ -12,7 +12,7 @@ import hydra
 from omegaconf import DictConfig
 
 from pianodiff import cli
-from pianodiff.allocator import tune_allocator
+from pianodiff.core.allocator import tune_allocator
 from pianodiff.training.run import USER_ERRORS, check_data, train
 
 ENTRYPOINT = cli.Entrypoint(

@@ -19,7 +19,7 @@ from typing import Any
 import torch
 from lightning.pytorch.plugins.io import TorchCheckpointIO
 
-from pianodiff.leftovers import atomic_path
+from pianodiff.core.leftovers import atomic_path
 
 CONFIG_KEY = "pianodiff"
 """The key of a training checkpoint under which the module stores the plain config its

@@ -32,8 +32,8 @@ from omegaconf import DictConfig, OmegaConf
 from safetensors.torch import load_file, save_file
 
 from pianodiff import SAMPLE_RATE
+from pianodiff.core.leftovers import remove_stale, temp_suffix
 from pianodiff.diffusion.schedule import NoiseSchedule
-from pianodiff.leftovers import remove_stale, temp_suffix
 
 WEIGHTS_FILE = "model.safetensors"
 CONFIG_FILE = "config.yaml"

@@ -12,7 +12,13 @@ from pathlib import Path
 import torch
 
 from pianodiff import SAMPLE_RATE
-from pianodiff.audio import AUDIO_EXTENSIONS, AudioError, peak_normalise, read_audio, write_audio
+from pianodiff.core.audio import (
+    AUDIO_EXTENSIONS,
+    AudioError,
+    peak_normalise,
+    read_audio,
+    write_audio,
+)
 
 TRIM_DB = -60.0
 PEAK_DB = -1.0

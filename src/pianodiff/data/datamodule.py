@@ -19,7 +19,7 @@ import torch
 from torch.utils.data import DataLoader
 
 from pianodiff import SAMPLE_RATE
-from pianodiff.audio import AUDIO_EXTENSIONS
+from pianodiff.core.audio import AUDIO_EXTENSIONS
 from pianodiff.data.dataset import (
     Clip,
     FixedCrops,

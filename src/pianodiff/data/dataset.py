@@ -1,6 +1,6 @@
 """Audio crops for training: find files, load them once, cut seeded crops.
 
-Every file is decoded once (mono, 22.05 kHz, via ``pianodiff.audio.read_audio``) and kept
+Every file is decoded once (mono, 22.05 kHz, via ``pianodiff.core.audio.read_audio``) and kept
 in memory: the piano14 set is about 39 minutes, ~100 MB of float32, so training steps never
 re-decode audio.
 
@@ -20,7 +20,7 @@ from pathlib import Path
 import torch
 from torch.utils.data import Dataset, Sampler
 
-from pianodiff.audio import AUDIO_EXTENSIONS, AudioError, read_audio
+from pianodiff.core.audio import AUDIO_EXTENSIONS, AudioError, read_audio
 
 log = logging.getLogger(__name__)
 

@@ -31,7 +31,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from pianodiff.audio import AudioError, atomic_path
+from pianodiff.core.audio import AudioError, atomic_path
 from pianodiff.data import melodies, piano14
 from pianodiff.data.convert import convert_folder, find_audio
 from pianodiff.data.piano14 import SPLITS, Piece

@@ -31,7 +31,7 @@ from pathlib import Path
 import mido
 
 from pianodiff import SAMPLE_RATE
-from pianodiff.audio import read_audio, write_audio
+from pianodiff.core.audio import read_audio, write_audio
 from pianodiff.data.convert import to_training_format
 
 SOUNDFONTS = {

@@ -12,7 +12,7 @@ from pathlib import Path
 import torch
 
 from pianodiff import SAMPLE_RATE
-from pianodiff.audio import AUDIO_EXTENSIONS, read_audio
+from pianodiff.core.audio import AUDIO_EXTENSIONS, read_audio
 from pianodiff.evaluation.models import EvaluationError
 
 

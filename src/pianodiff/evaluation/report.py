@@ -10,7 +10,7 @@ from pathlib import Path
 
 import torch
 
-from pianodiff.audio import atomic_path
+from pianodiff.core.audio import atomic_path
 
 NEW_AUDIO = ("extend", "unconditional")  # tasks whose rows measure generated audio
 SUMMARY_COLUMNS = [  # (column, header, row tasks it comes from)

@@ -13,7 +13,7 @@ from pathlib import Path
 import torch
 
 from pianodiff import SAMPLE_RATE
-from pianodiff.audio import read_audio
+from pianodiff.core.audio import read_audio
 from pianodiff.data.dataset import find_audio_files
 from pianodiff.diffusion.context import InpaintContext
 from pianodiff.diffusion.denoiser import Denoiser

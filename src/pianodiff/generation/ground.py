@@ -16,7 +16,7 @@ from pathlib import Path
 import torch
 
 from pianodiff import SAMPLE_RATE
-from pianodiff.audio import AudioError, read_audio, read_audio_tail
+from pianodiff.core.audio import AudioError, read_audio, read_audio_tail
 
 SILENCE_PEAK = 1e-4  # -80 dBFS
 

@@ -22,8 +22,8 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
 from pianodiff import SAMPLE_RATE, __version__
-from pianodiff.audio import atomic_path, write_audio
 from pianodiff.checkpoint.export import load_export
+from pianodiff.core.audio import atomic_path, write_audio
 from pianodiff.generation.configs import plan_from_config
 from pianodiff.generation.cost import steady_state_cost
 from pianodiff.generation.device import make_denoiser, pick_device

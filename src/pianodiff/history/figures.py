@@ -19,7 +19,7 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
 from pianodiff import SAMPLE_RATE  # noqa: E402
-from pianodiff.audio import atomic_path, log_mel  # noqa: E402
+from pianodiff.core.audio import atomic_path, log_mel  # noqa: E402
 
 
 def save_figure(fig: plt.Figure, path: str | Path, dpi: int = 80) -> Path:

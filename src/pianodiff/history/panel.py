@@ -19,7 +19,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 from PIL import Image  # noqa: E402
 
-from pianodiff.audio import read_audio  # noqa: E402
+from pianodiff.core.audio import read_audio  # noqa: E402
 from pianodiff.history.figures import draw_mel, save_figure  # noqa: E402
 
 

@@ -25,7 +25,7 @@ import torch  # noqa: E402
 import torchaudio.functional as AF  # noqa: E402
 from PIL import Image  # noqa: E402
 
-from pianodiff.audio import atomic_path  # noqa: E402
+from pianodiff.core.audio import atomic_path  # noqa: E402
 from pianodiff.history.recorder import HistoryFrame, HistoryRecorder, mask_edges  # noqa: E402
 from pianodiff.history.video import write_gif, write_mp4  # noqa: E402
 

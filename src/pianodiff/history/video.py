@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from pianodiff.audio import atomic_path
+from pianodiff.core.audio import atomic_path
 
 
 def write_gif(images: list[np.ndarray], path: Path, fps: float) -> Path:

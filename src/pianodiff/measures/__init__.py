@@ -11,6 +11,6 @@ One concept per module (definitions in docs/evaluation.md):
     notes.py           basic-pitch's transcriber (ONNX, optional extra): note frames, notes/s
     note_events.py     basic-pitch's note creation from its activations, in numpy
 
-These modules read tensors and ``pianodiff.audio`` only (docs/architecture.md). Nothing
+These modules read tensors and ``pianodiff.core.audio`` only (docs/architecture.md). Nothing
 heavy is imported here: import the module you need.
 """

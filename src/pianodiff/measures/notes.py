@@ -141,7 +141,7 @@ def activations(wave: torch.Tensor, sample_rate: int = SAMPLE_RATE) -> dict[str,
     session = _session(str(model_path()), max(1, torch.get_num_threads()))
     wave = wave.detach().reshape(-1).float().cpu()
     if sample_rate != MODEL_RATE:
-        from pianodiff.audio import resample
+        from pianodiff.core.audio import resample
 
         wave = resample(wave, sample_rate, MODEL_RATE)
     samples = wave.numpy().astype(np.float32, copy=False)

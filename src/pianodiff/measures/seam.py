@@ -15,7 +15,7 @@ from collections.abc import Sequence
 import torch
 
 from pianodiff import SAMPLE_RATE
-from pianodiff.audio import log_mel
+from pianodiff.core.audio import log_mel
 
 N_MELS = 80
 N_FFT = 1024

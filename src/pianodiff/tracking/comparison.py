@@ -30,7 +30,7 @@ from typing import Any
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig
 
-from pianodiff.audio import atomic_path, read_audio
+from pianodiff.core.audio import atomic_path, read_audio
 from pianodiff.history.renderer import history_path
 from pianodiff.measures.seam import seam_scores
 from pianodiff.tracking.generate_run import (

@@ -24,7 +24,7 @@ from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
-from pianodiff.audio import atomic_path, read_audio
+from pianodiff.core.audio import atomic_path, read_audio
 from pianodiff.generation.plugins import GenerationPlugin
 from pianodiff.tracking.env import settle_wandb_mode
 

@@ -20,15 +20,15 @@ from hydra.utils import instantiate
 from lightning.pytorch.loggers import WandbLogger
 from omegaconf import DictConfig, OmegaConf
 
-import pianodiff.resolvers  # noqa: F401  (registers ${pd.*} before Hydra composes)
+import pianodiff.core.resolvers  # noqa: F401  (registers ${pd.*} before Hydra composes)
 from pianodiff import cli
-from pianodiff.audio import AudioError
 from pianodiff.checkpoint.ckpt_io import CONFIG_KEY, AtomicCheckpointIO
 from pianodiff.checkpoint.export import CheckpointError
 from pianodiff.checkpoint.from_training import load_training_checkpoint
 from pianodiff.checkpoint.warm_start import warm_start
+from pianodiff.core.audio import AudioError
+from pianodiff.core.leftovers import RunFolder
 from pianodiff.data.datamodule import NoUsableAudioError
-from pianodiff.leftovers import RunFolder
 from pianodiff.tracking.env import settle_wandb_mode
 from pianodiff.training.lit_module import NonFiniteLossError, optimizer_name
 

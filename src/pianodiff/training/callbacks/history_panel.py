@@ -26,7 +26,7 @@ from lightning.pytorch.loggers import WandbLogger
 from lightning.pytorch.utilities import rank_zero_only
 
 from pianodiff import SAMPLE_RATE
-from pianodiff.audio import write_audio
+from pianodiff.core.audio import write_audio
 from pianodiff.diffusion.context import InpaintContext
 from pianodiff.diffusion.denoiser import Denoiser
 from pianodiff.diffusion.hooks import Inpainter

@@ -21,7 +21,7 @@ import torch
 import torchaudio.functional as AF
 
 from pianodiff import SAMPLE_RATE
-from pianodiff.leftovers import atomic_path  # the atomic write every writer here uses
+from pianodiff.core.leftovers import atomic_path  # the atomic write every writer here uses
 
 AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg", ".mp3", ".opus")
 
