@@ -5,7 +5,7 @@ For each sampler and step count, each seed generates a 2 s unconditional base wi
 the new audio: tonality and onset rate, notes per second when the notes extra is
 installed, and the seam score of every seam (local excerpt, as the engine ranks them).
 
-    python scripts/solver_study.py [--samplers ddim dpmpp2m] [--steps 6 10] [--seeds 3]
+    python scripts/solver_study.py [--samplers ddim dpmpp_2m] [--steps 6 10] [--seeds 3]
 """
 
 from __future__ import annotations
@@ -45,7 +45,7 @@ def measure(gen: Generator, sampler: str, steps: int, seed: int, seconds: float)
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--samplers", nargs="+", default=["ddim", "dpmpp2m"])
+    parser.add_argument("--samplers", nargs="+", default=["ddim", "dpmpp_2m"])
     parser.add_argument("--steps", nargs="+", type=int, default=[6, 10])
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--seconds", type=float, default=2.0)

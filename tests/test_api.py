@@ -74,7 +74,7 @@ def test_bad_requests(export):
     gen = Generator.from_checkpoint(export, device="cpu")
     with pytest.raises(GenerationError, match="choose one of: .*guidance, interpolation"):
         gen.generate(1.0, extender="nope")
-    with pytest.raises(GenerationError, match="ddim, ddpm, dpmpp2m, fast"):
+    with pytest.raises(GenerationError, match="ddim, ddpm, dpmpp_2m, fast"):
         gen.generate(1.0, sampler="nope")
     with pytest.raises(GenerationError, match="seconds"):
         gen.generate(0)

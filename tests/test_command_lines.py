@@ -49,7 +49,7 @@ REFUSED = [
     (
         "generate",
         ["sampler=fsat"],
-        "'fsat' (did you mean fast?); choose one of: ddim, ddpm, dpmpp2m, fast",
+        "'fsat' (did you mean fast?); choose one of: ddim, ddpm, dpmpp_2m, fast",
     ),
     ("generate", ["geometry=orignal"], "choose one of: default, original"),
     ("generate", ["sampler=ddim", "sampler.num_step=3"], "nearest valid keys: sampler.num_steps"),

@@ -12,25 +12,23 @@ from pianodiff.diffusion.denoiser import Denoiser
 from pianodiff.diffusion.plan import ddim_plan
 from pianodiff.diffusion.sampler import check_walk, sample
 from pianodiff.diffusion.schedule import linear_schedule
-from pianodiff.generation.configs import CONF_DIR
+from pianodiff.generation.configs import CONF_DIR, group_choices, load_group_config
 from pianodiff.inpaint.repaint import RePaint
 
 SCHEDULE = linear_schedule(12, 1e-4, 0.2)
 
 
-@pytest.mark.parametrize("sampler", ["ddpm", "fast", "ddim"])
+@pytest.mark.parametrize("sampler", group_choices("sampler"))
 def test_sampler_configs_build_plans_from_the_schedule(sampler):
+    free = "num_steps" in load_group_config("sampler", sampler)
     with initialize_config_dir(version_base="1.3", config_dir=str(CONF_DIR)):
-        cfg = compose(
-            "generate",
-            overrides=[f"sampler={sampler}", "sampler.num_steps=5"]
-            if sampler == "ddim"
-            else [f"sampler={sampler}"],
-        )
+        overrides = [f"sampler={sampler}", *(["sampler.num_steps=5"] if free else [])]
+        cfg = compose("generate", overrides=overrides)
     plan = instantiate(cfg.sampler)(schedule=SCHEDULE)
-    expected = {"ddpm": 12, "fast": 6, "ddim": 5}[sampler]
+    expected = {"ddpm": 12, "fast": 6}.get(sampler, 5)
     assert plan.num_levels == expected and float(plan.alpha_bar[0]) == 1.0
     assert bool((plan.net_steps[1:] <= SCHEDULE.num_steps - 1).all())
+    assert plan.name == f"{sampler}{expected}"
 
 
 def test_check_walk_rejects_bad_walks():
