@@ -71,6 +71,7 @@ REFUSED = [
         "(did you mean folder?); choose one of: folder, melodies, piano14",
     ),
     ("train", ["logger=wandbb"], "choose one of: csv, wandb"),
+    ("train", ["sampler@callbacks.demo_sampling.sampler=ddmi"], "unknown sampler 'ddmi'"),
     ("train", ["trainer=gpuu"], "choose one of: cpu, ddp, default, gpu"),
     (
         "train",
@@ -128,6 +129,16 @@ ACCEPTED = [
     ("train", ["experiment=smoke", "+trainer.max_time=00:00:01:00", "model=tiny"]),
     ("train", ["experiment=smoke", "+module.optimizer.weight_decay=0.01", "logger=csv"]),
     ("train", ["experiment=smoke", "callbacks.demo_sampling=null", "debug=fast"]),
+    (
+        "train",
+        [
+            "experiment=smoke",
+            "sampler@callbacks.demo_sampling.sampler=ddim",
+            "callbacks.demo_sampling.sampler.num_steps=10",
+            "extender@callbacks.history_panel.extender=repaint",
+            "callbacks.history_panel.extender.n_resample=3",
+        ],
+    ),
     ("evaluate", ["extenders=[replacement,repaint]", "+extender_params.repaint.n_resample=3"]),
     ("evaluate", ["extenders=repaint", "samplers=[ddim]", "+sampler_params.ddim.num_steps=4"]),
 ]

@@ -73,16 +73,18 @@ def check_overrides(entry: Entrypoint, lines: list[str]) -> list[Override]:
     overrides that are not Hydra's own."""
     overrides = [o for o in parse(lines) if not _is_hydra_own(o)]
     groups = own_groups(entry.config_name)
-    choices = [o for o in overrides if o.key_or_group in groups]
-    for o in choices:
+    choices = [o for o in overrides if o.key_or_group in groups and o.package is None]
+    placed = [o for o in overrides if o.package is not None]
+    for o in choices + placed:
         _check_choice(o)
     variants = _variants(choices)
-    references = [compose(entry.config_name, lines) for lines in variants]
+    placed_lines = [o.input_line for o in placed]
+    references = [compose(entry.config_name, [*lines, *placed_lines]) for lines in variants]
+    for o in placed:
+        _check_placement(o, references)
     for o in overrides:
-        if o in choices:
+        if o in choices or o in placed:
             continue
-        if o.package is not None:
-            raise ConfigError(f"'{o.input_line}': package overrides (@) are not supported here")
         # Every job of a sweep composes each override, so it must fit every swept option.
         for lines, ref in zip(variants, references):
             problem = _check_key(entry, ref, o)
@@ -179,6 +181,14 @@ def _check_choice(o: Override) -> None:
             continue
         if not isinstance(value, str) or value not in choices:
             raise _unknown_choice(group, value, choices)
+
+
+def _check_placement(o: Override, references: list[DictConfig]) -> None:
+    """``group@package=option`` (e.g. ``sampler@callbacks.demo_sampling.sampler=ddim``): the
+    group's option is checked like any choice; the package must be a node the config
+    composes, which a defaults list placed there."""
+    if any(OmegaConf.select(ref, o.package) is None for ref in references):
+        raise ConfigError(f"'{o.input_line}': this config composes nothing at {o.package}")
 
 
 def _variants(choices: list[Override]) -> list[list[str]]:
