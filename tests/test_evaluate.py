@@ -15,7 +15,7 @@ from hydra import compose, initialize_config_dir
 from omegaconf import OmegaConf
 
 from pianodiff.checkpoint.export import export_model
-from pianodiff.evaluate import evaluate
+from pianodiff.evaluation.harness import evaluate
 from pianodiff.evaluation.models import EvaluationError, conf_dir, load_model
 from pianodiff.generation.errors import GenerationError
 from pianodiff.measures.notes import unavailable_reason

@@ -3,6 +3,8 @@
 One concept per module (definitions in docs/evaluation.md; the signal measures themselves
 live in ``pianodiff.measures``):
 
+    harness.py         the body of ``python -m pianodiff.evaluate``: every case, every
+                       (extender, sampler), the outputs and the W&B run
     cases.py           held-out extension and gap cases
     models.py          the models a run compares, loaded from their exports
     run_cases.py       one case through the public API, measured
