@@ -37,20 +37,26 @@ def _mean(values: list[float]) -> float:
     return statistics.fmean(kept) if kept else math.nan
 
 
+def _read_csv(path: Path) -> list[dict[str, str]]:
+    with open(path, newline="") as f:
+        return list(csv.DictReader(f))
+
+
 def training_figures(run: Path) -> dict[str, float]:
     """Steps, CPU seconds per step and the last validation model/Wiener ratio of a run."""
-    rows = list(csv.DictReader(open(next(run.glob("csv/**/metrics.csv")))))
+    rows = _read_csv(next(run.glob("csv/**/metrics.csv")))
     timed = [r for r in rows if r.get("train/cpu_seconds")]
     val = [r for r in rows if r.get("val/ref_model") and r.get("val/ref_wiener")]
     steps = int(timed[-1]["step"]) + 1 if timed else 0
     cpu = _float(timed[-1]["train/cpu_seconds"]) if timed else math.nan
-    ratio = _float(val[-1]["val/ref_model"]) / _float(val[-1]["val/ref_wiener"]) if val else math.nan
+    last = val[-1] if val else {}
+    ratio = _float(last.get("val/ref_model")) / _float(last.get("val/ref_wiener")) if val else math.nan
     return {"steps": steps, "cpu_s": cpu, "cpu_s_per_step": cpu / max(steps, 1), "val_ratio": ratio}
 
 
 def listening_figures(results: Path) -> dict[str, float]:
     """Means over the harness's rows (results.csv) of one evaluated checkpoint."""
-    rows = list(csv.DictReader(open(results)))
+    rows = _read_csv(results)
     by_task: dict[str, list[dict]] = {}
     for row in rows:
         by_task.setdefault(row["task"], []).append(row)
