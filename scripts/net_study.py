@@ -50,7 +50,7 @@ def training_figures(run: Path) -> dict[str, float]:
     steps = int(timed[-1]["step"]) + 1 if timed else 0
     cpu = _float(timed[-1]["train/cpu_seconds"]) if timed else math.nan
     last = val[-1] if val else {}
-    ratio = _float(last.get("val/ref_model")) / _float(last.get("val/ref_wiener")) if val else math.nan
+    ratio = _float(last.get("val/ref_model")) / _float(last.get("val/ref_wiener"))
     return {"steps": steps, "cpu_s": cpu, "cpu_s_per_step": cpu / max(steps, 1), "val_ratio": ratio}
 
 

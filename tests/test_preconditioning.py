@@ -75,4 +75,3 @@ def test_small_precond_trains_exports_and_reloads(tmp_path, smoke_overrides):
     with torch.no_grad():
         assert torch.equal(loaded.net(x, t), module.ema.net.eval()(x, t))
     assert "EDM-style preconditioning" in render_model_card(export)
-
