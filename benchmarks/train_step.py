@@ -57,7 +57,7 @@ class Candidate:
         torch.nn.utils.clip_grad_norm_(self.module.net.parameters(), 1.0)
         self.optimizer.step()
         self.module.ema.update(self.module.net)
-        float(loss)
+        float(loss.detach())  # waits for the step to finish
         elapsed = time.perf_counter() - start
         self.times.append(elapsed)
         return elapsed

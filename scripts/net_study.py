@@ -37,20 +37,82 @@ def _mean(values: list[float]) -> float:
     return statistics.fmean(kept) if kept else math.nan
 
 
+def _read_csv(path: Path) -> list[dict[str, str]]:
+    with open(path, newline="") as f:
+        return list(csv.DictReader(f))
+
+
 def training_figures(run: Path) -> dict[str, float]:
-    """Steps, CPU seconds per step and the last validation model/Wiener ratio of a run."""
-    rows = list(csv.DictReader(open(next(run.glob("csv/**/metrics.csv")))))
+    """Steps, CPU seconds per step and the last validation model/Wiener ratio of a run.
+
+    A folder without training logs (an export evaluated for comparison) gives NaNs.
+    """
+    logs = sorted(run.glob("csv/**/metrics.csv"))
+    rows = _read_csv(logs[0]) if logs else []
     timed = [r for r in rows if r.get("train/cpu_seconds")]
     val = [r for r in rows if r.get("val/ref_model") and r.get("val/ref_wiener")]
     steps = int(timed[-1]["step"]) + 1 if timed else 0
     cpu = _float(timed[-1]["train/cpu_seconds"]) if timed else math.nan
-    ratio = _float(val[-1]["val/ref_model"]) / _float(val[-1]["val/ref_wiener"]) if val else math.nan
+    last = val[-1] if val else {}
+    ratio = _float(last.get("val/ref_model")) / _float(last.get("val/ref_wiener"))
     return {"steps": steps, "cpu_s": cpu, "cpu_s_per_step": cpu / max(steps, 1), "val_ratio": ratio}
 
 
-def listening_figures(results: Path) -> dict[str, float]:
-    """Means over the harness's rows (results.csv) of one evaluated checkpoint."""
-    rows = list(csv.DictReader(open(results)))
+def validation_curve(run: Path) -> list[tuple[float, float]]:
+    """(CPU seconds, val model/Wiener) at every validation of a run.
+
+    Validation rows carry a step, not the CPU used: it is read off the nearest training row
+    at or before that step.
+    """
+    logs = sorted(run.glob("csv/**/metrics.csv"))
+    rows = _read_csv(logs[0]) if logs else []
+    timed = sorted(
+        (int(r["step"]), _float(r["train/cpu_seconds"])) for r in rows if r.get("train/cpu_seconds")
+    )
+    curve = []
+    for r in rows:
+        if r.get("val/ref_model") and r.get("val/ref_wiener"):
+            step = int(r["step"])
+            before = [cpu for s, cpu in timed if s <= step]
+            if before:
+                ratio = _float(r["val/ref_model"]) / _float(r["val/ref_wiener"])
+                curve.append((before[-1], ratio))
+    return curve
+
+
+def plot_curves(runs: dict[str, Path], out: Path) -> None:
+    """Validation model/Wiener against CPU hours, one line per run."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7, 4))
+    for label, run in runs.items():
+        curve = validation_curve(run)
+        if curve:
+            ax.plot([c / 3600 for c, _ in curve], [r for _, r in curve], marker="o", label=label)
+    ax.axhline(1.0, color="grey", lw=0.8, ls="--")
+    ax.set_xlabel("CPU hours of training")
+    ax.set_ylabel("held-out L1 on ε, model / Wiener")
+    ax.legend(fontsize=8)
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(out, dpi=110)
+    plt.close(fig)
+
+
+def listening_figures(results: Path, extender: str | None = None) -> dict[str, float]:
+    """Means over the harness's rows (results.csv) of one evaluated checkpoint.
+
+    ``extender`` keeps the continuation rows of that extender only (the unconditional rows
+    are shared by every extender).
+    """
+    rows = [
+        r
+        for r in _read_csv(results)
+        if extender is None or r["task"] == "unconditional" or r["extender"] == extender
+    ]
     by_task: dict[str, list[dict]] = {}
     for row in rows:
         by_task.setdefault(row["task"], []).append(row)
@@ -102,23 +164,30 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("runs", nargs="+", help="label=run_dir (its eval/ holds results.csv)")
     parser.add_argument("--out", help="also write the table to this markdown file")
+    parser.add_argument("--plot", help="also plot validation model/Wiener by CPU time (PNG)")
     args = parser.parse_args(argv)
     rows = []
+    runs: dict[str, Path] = {}
     for item in args.runs:
         label, sep, path = item.partition("=")
         if not sep:
             parser.error(f"{item!r}: write label=run_dir")
-        run = Path(path)
+        run = runs[label] = Path(path)
         row = {"run": label, **training_figures(run)}
         for results in sorted(run.glob("eval*/results.csv")):
             suffix = results.parent.name.removeprefix("eval")
-            rows.append({**row, "run": label + suffix, **listening_figures(results)})
+            extenders = sorted({r["extender"] for r in _read_csv(results) if r["task"] == "extend"})
+            for extender in extenders or [None]:
+                name = f"{label}{suffix}" + (f" · {extender}" if len(extenders) > 1 else "")
+                rows.append({**row, "run": name, **listening_figures(results, extender)})
         if not any(r["run"].startswith(label) for r in rows):
             rows.append(row)
     text = table(rows)
     print(text)
     if args.out:
         Path(args.out).write_text(text)
+    if args.plot:
+        plot_curves(runs, Path(args.plot))
     return 0
 
 

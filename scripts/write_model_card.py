@@ -13,7 +13,7 @@ from pathlib import Path
 
 from omegaconf import OmegaConf
 
-from pianodiff.checkpoint.export import CONFIG_FILE
+from pianodiff.checkpoint.export import CONFIG_FILE, CheckpointError
 from pianodiff.checkpoint.model_card import CARD_FILE, render_model_card
 from pianodiff.core.audio import atomic_path
 
@@ -26,6 +26,11 @@ def main(argv: list[str] | None = None) -> int:
     cfg_file = args.export_dir / CONFIG_FILE
     if not cfg_file.is_file():
         print(f"error: {cfg_file} not found; pass an export folder", file=sys.stderr)
+        return 1
+    try:
+        render_model_card(args.export_dir)  # refuses a folder that loading would refuse
+    except CheckpointError as err:
+        print(f"error: {err}", file=sys.stderr)
         return 1
     if args.set:
         cfg = OmegaConf.load(cfg_file)

@@ -16,7 +16,7 @@ from pianodiff.data.datamodule import NoUsableAudioError
 from pianodiff.training.run import compose_train_config, set_threads, train
 
 
-def test_fit_with_wandb_offline_and_demo(tmp_path, smoke_overrides):
+def test_fit_with_wandb_offline_and_demo(tmp_path, smoke_overrides, recwarn):
     cfg = compose_train_config(
         smoke_overrides(
             "trainer.max_steps=4",
@@ -41,6 +41,10 @@ def test_fit_with_wandb_offline_and_demo(tmp_path, smoke_overrides):
     media = list(offline[0].rglob("*.wav")) + list(offline[0].rglob("*.png"))
     assert media, "demo audio/image were not logged to W&B"
     assert load_export(run / "export").config.meta.steps == 4
+    # No warning raised by pianodiff's own code, and none about unsafe checkpoint loading.
+    ours = [w for w in recwarn if "/pianodiff/" in w.filename.replace(os.sep, "/")]
+    assert not ours, [str(w.message) for w in ours]
+    assert not [w for w in recwarn if "weights_only" in str(w.message)]
 
 
 def test_unknown_option_names_the_choices():

@@ -243,7 +243,10 @@ def load_export(directory: str | Path, device: str | torch.device = "cpu") -> Lo
     if not isinstance(config, DictConfig):
         raise CheckpointError(f"{cfg_file} holds no model/diffusion mapping; not an export")
     model_cfg, diffusion_cfg = plain_sections(config, str(cfg_file))  # refuses before building
-    _check_meta(OmegaConf.to_container(config.get("meta") or {}, resolve=False), str(cfg_file))
+    meta = config.get("meta")
+    # An empty DictConfig is falsy, so "or {}" would hand a plain dict to to_container.
+    meta = OmegaConf.to_container(meta, resolve=False) if OmegaConf.is_config(meta) else meta
+    _check_meta({} if meta is None else meta, str(cfg_file))
     try:
         schedule = build_schedule(diffusion_cfg, str(cfg_file))
         net = build_network(model_cfg, str(cfg_file))

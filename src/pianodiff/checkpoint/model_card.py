@@ -10,57 +10,57 @@ from __future__ import annotations
 from pathlib import Path
 
 from omegaconf import OmegaConf
-from safetensors import safe_open
 
-from pianodiff.checkpoint.export import CONFIG_FILE, WEIGHTS_FILE
+from pianodiff.checkpoint.export import load_export
 
 CARD_FILE = "MODEL_CARD.md"
 
 
-def count_parameters(weights: str | Path) -> int:
-    """Number of scalars stored in a safetensors file (without loading the tensors)."""
-    total = 0
-    with safe_open(str(weights), framework="pt") as f:
-        for key in f.keys():  # noqa: SIM118 - safe_open has no __iter__
-            n = 1
-            for d in f.get_slice(key).get_shape():
-                n *= d
-            total += n
-    return total
-
-
-def receptive_field(layers: int, cycle: int) -> int:
-    """DiffWave's receptive field in samples: 1 + Σ 2·2^(i mod cycle) (kernel size 3)."""
-    return 1 + sum(2 * 2 ** (i % cycle) for i in range(layers))
+def describe_network(model: dict) -> str:
+    """One line on the network of an export's ``model`` section (a plain dict)."""
+    precondition = model.get("data_std") if "net" in model else None
+    net = model.get("net", model)  # a preconditioned model wraps the network's config
+    frame = int(net.get("frame", 1))
+    layout = f"residual stack on {frame}-sample frames, " if frame > 1 else ""
+    text = (
+        f"DiffWave, {layout}{int(net['residual_layers'])} residual layers × "
+        f"{int(net['residual_channels'])} channels, dilation cycle {int(net['dilation_cycle'])}"
+    )
+    if int(net.get("fine_layers", 0)) > 0:
+        text += f", {int(net['fine_layers'])} full-rate layers × {int(net['fine_channels'])}"
+    if net.get("context"):
+        text += ", context-conditioned (known audio and mask as inputs)"
+    if precondition:
+        text += f", EDM-style preconditioning (data RMS {precondition})"
+    return text
 
 
 def render_model_card(export_dir: str | Path, name: str | None = None) -> str:
-    """The markdown card of an export folder."""
+    """The markdown card of an export folder.
+
+    The folder is read through :func:`load_export`, so a card is only ever written for an
+    export that loading accepts (allow-listed targets, no interpolations, weights that fit),
+    and the receptive field and parameter count are the built network's own.
+    """
     export_dir = Path(export_dir)
-    cfg = OmegaConf.to_container(OmegaConf.load(export_dir / CONFIG_FILE), resolve=True)
-    model, diffusion, meta = cfg["model"], cfg["diffusion"], cfg.get("meta") or {}
-    sr = int(meta.get("sample_rate", 22050))
-    precondition = model.get("data_std") if "net" in model else None
-    net = model.get("net", model)  # a preconditioned model wraps the DiffWave config
-    layers, channels = int(net["residual_layers"]), int(net["residual_channels"])
-    cycle = int(net["dilation_cycle"])
-    rf = receptive_field(layers, cycle)
-    params = count_parameters(export_dir / WEIGHTS_FILE)
+    loaded = load_export(export_dir)
+    cfg = OmegaConf.to_container(loaded.config, resolve=False)
+    diffusion, meta = cfg["diffusion"], cfg.get("meta") or {}
+    sr = loaded.sample_rate
+    rf = int(loaded.net.receptive_field)
+    params = sum(p.numel() for p in loaded.net.parameters())
     schedule = ", ".join(f"{k}={v}" for k, v in diffusion.items() if k != "_target_")
     val = meta.get("val_losses") or {}
     lines = [
         f"# Model card: {name or export_dir.name}",
         "",
-        "Unconditional DiffWave (ε-prediction) trained by pianodiff. Generated from the files in",
-        "this folder by `python scripts/write_model_card.py`; edit `meta.notes` in config.yaml,",
-        "not this card.",
+        "DiffWave (ε-prediction) trained by pianodiff. Generated from the files in this folder",
+        "by `python scripts/write_model_card.py`; edit `meta.notes` in config.yaml, not this",
+        "card.",
         "",
         "| field | value |",
         "|---|---|",
-        f"| network | DiffWave, {layers} residual layers × {channels} channels, "
-        f"dilation cycle {cycle}"
-        + (f", EDM-style preconditioning (data RMS {precondition})" if precondition else "")
-        + " |",
+        f"| network | {describe_network(cfg['model'])} |",
         f"| parameters | {params:,} |",
         f"| receptive field | {rf} samples ({rf / sr:.3f} s) |",
         f"| noise schedule | `{diffusion['_target_'].rsplit('.', 1)[-1]}` ({schedule}) |",
