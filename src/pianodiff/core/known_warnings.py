@@ -21,6 +21,14 @@ IGNORED_MESSAGES = (
     # best-k bookkeeping from the old folder: the new folder's best.ckpt is the best since
     # the resume (docs/training.md), which is what it is meant to be.
     r"The dirpath has changed from .* won't be reloaded",
+    # torch's weights-only reader notes the pickle protocol of a file before it reads or
+    # refuses it; a refused file already gets one line saying why (checkpoint/ckpt_io.py).
+    r"Detected pickle protocol \d+ in the checkpoint",
+    # torch.compile's own start-up touches a deprecated torch.jit helper (module.compile_net).
+    r"`torch\.jit\.script_method` is deprecated",
+    # audioread, which librosa imports for the note measure, imports standard modules that
+    # Python 3.13 drops; pianodiff reads audio with soundfile, never through audioread.
+    r"'(aifc|audioop|sunau)' is deprecated and slated for removal",
 )
 
 
