@@ -42,13 +42,18 @@ def _read_csv(path: Path) -> list[dict[str, str]]:
         return list(csv.DictReader(f))
 
 
+def _training_log(run: Path) -> list[dict[str, str]]:
+    """The rows of a run's CSV log; none for a folder without one (an evaluated export)."""
+    logs = sorted(run.glob("csv/**/metrics.csv"))
+    return _read_csv(logs[0]) if logs else []
+
+
 def training_figures(run: Path) -> dict[str, float]:
     """Steps, CPU seconds per step and the last validation model/Wiener ratio of a run.
 
     A folder without training logs (an export evaluated for comparison) gives NaNs.
     """
-    logs = sorted(run.glob("csv/**/metrics.csv"))
-    rows = _read_csv(logs[0]) if logs else []
+    rows = _training_log(run)
     timed = [r for r in rows if r.get("train/cpu_seconds")]
     val = [r for r in rows if r.get("val/ref_model") and r.get("val/ref_wiener")]
     steps = int(timed[-1]["step"]) + 1 if timed else 0
@@ -64,8 +69,7 @@ def validation_curve(run: Path) -> list[tuple[float, float]]:
     Validation rows carry a step, not the CPU used: it is read off the nearest training row
     at or before that step.
     """
-    logs = sorted(run.glob("csv/**/metrics.csv"))
-    rows = _read_csv(logs[0]) if logs else []
+    rows = _training_log(run)
     timed = sorted(
         (int(r["step"]), _float(r["train/cpu_seconds"])) for r in rows if r.get("train/cpu_seconds")
     )
