@@ -196,3 +196,49 @@ def test_gap_filling_works_with_the_gradient_extender(tiny_checkpoint, held_out)
     setup = Setup(Generator(model, "cpu"), build_extender("guidance"), plan, "guidance", "ddim")
     row = run_gap_case(setup, case)
     assert row["nfe"] == 3 and math.isfinite(row["lsd_db"])
+
+
+def test_equal_cost_gives_each_extender_the_longest_plan_it_can_pay_for(tiny_checkpoint):
+    from pianodiff.evaluation.equal_cost import plan_within_cost
+    from pianodiff.generation.configs import build_extender
+
+    schedule = load_model(str(tiny_checkpoint)).schedule
+    plain = plan_within_cost(build_extender("interpolation"), "ddim", schedule, 12)
+    assert plain.num_levels == 12
+    # guidance: one forward and one backward (two forwards' worth) a step -> 4 steps
+    guided = plan_within_cost(build_extender("guidance"), "ddim", schedule, 12)
+    assert guided.num_levels == 4
+    # RePaint r = 2 on ddim S: S + j·(jump points) moves; S = 6 (j = 2, 2 points) costs 10,
+    # S = 7 (j = 2, 3 points) 13, so 12 buys 6 levels
+    repaint = build_extender("repaint", n_resample=2)
+    walked = plan_within_cost(repaint, "ddim", schedule, 12)
+    assert walked.num_levels == 6 and repaint.cost_in_forwards(walked) == 10
+    with pytest.raises(EvaluationError, match="fixed plan"):
+        plan_within_cost(build_extender("replacement"), "fast", schedule, 12)
+    with pytest.raises(EvaluationError, match="raise equal_cost"):
+        plan_within_cost(build_extender("guidance"), "ddim", schedule, 2)
+
+
+def test_equal_cost_run_labels_each_extender_with_its_plan(tiny_checkpoint, held_out, tmp_path):
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    quick = [o for o in QUICK if not o.startswith("samplers=")]
+    cfg = compose_cfg(
+        [f"checkpoint={tiny_checkpoint}", f"data_dir={held_out}", "gap.enabled=false"]
+        + ["extenders=[replacement,guidance]", "samplers=[ddim]", "equal_cost=6"]
+        + quick
+    )
+    rows, table = evaluate(cfg, run_dir)
+    extends = {r["extender"]: r for r in rows if r["task"] == "extend"}
+    assert extends["replacement"]["sampler"] == "ddim6" and extends["replacement"]["nfe"] == 6
+    assert extends["guidance"]["sampler"] == "ddim2" and extends["guidance"]["nfe"] == 2
+    assert "≤ 6 forward passes per window" in table
+
+
+@pytest.mark.parametrize("value", ["-3", "lots", "true"])
+def test_equal_cost_refuses_a_bad_budget_in_one_line(tiny_checkpoint, held_out, tmp_path, value):
+    cfg = compose_cfg(
+        [f"checkpoint={tiny_checkpoint}", f"data_dir={held_out}", f"equal_cost={value}"] + QUICK
+    )
+    with pytest.raises(EvaluationError, match="equal_cost must be a positive number"):
+        evaluate(cfg, tmp_path)

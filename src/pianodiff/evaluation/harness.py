@@ -20,6 +20,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from pianodiff.api import Generator
 from pianodiff.evaluation.cases import extension_cases, gap_cases, load_held_out
+from pianodiff.evaluation.equal_cost import check_budget, plan_within_cost
 from pianodiff.evaluation.models import EvaluationError, load_model
 from pianodiff.evaluation.report import markdown_table, plot, summarise, write_csv
 from pianodiff.evaluation.run_cases import (
@@ -46,6 +47,7 @@ def evaluate(cfg: DictConfig, run_dir: Path) -> tuple[list[dict], str]:
     """Run every case for every (extender, sampler); write outputs to ``run_dir``."""
     for name in ("bf16", "compile", "gap.enabled", "extension.enabled", "wandb.enabled"):
         check_flag(name, OmegaConf.select(cfg, name))  # "no" must not read as true
+    budget = check_budget(cfg.equal_cost)
     device = pick_device(cfg.device)
     model = load_model(cfg.checkpoint, device, cfg.seed)
     runner = Generator(model, device, bf16=cfg.bf16, compile=cfg.compile)
@@ -75,24 +77,23 @@ def evaluate(cfg: DictConfig, run_dir: Path) -> tuple[list[dict], str]:
     )
     ext_params = OmegaConf.to_container(cfg.extender_params, resolve=True)
     smp_params = OmegaConf.to_container(cfg.sampler_params, resolve=True)
-    setups = [
-        Setup(
-            runner,
-            build_extender(e, **ext_params.get(e, {})),
-            build_plan(s, model.schedule, **smp_params.get(s, {})),
-            e,
-            s,
-            cfg.seed,
-            str(device),
-            sr,
-        )
-        for e in _names(cfg.extenders)
-        for s in _names(cfg.samplers)
-    ]
+    setups = []
+    for e in _names(cfg.extenders):
+        for s in _names(cfg.samplers):
+            inpainter = build_extender(e, **ext_params.get(e, {}))
+            if budget is None:
+                plan, label = build_plan(s, model.schedule, **smp_params.get(s, {})), s
+            else:  # each extender walks the longest plan the shared budget buys
+                plan = plan_within_cost(
+                    inpainter, s, model.schedule, budget, **smp_params.get(s, {})
+                )
+                label = plan.name
+            setups.append(Setup(runner, inpainter, plan, e, label, cfg.seed, str(device), sr))
     announce_if_off()  # without the optional extra: one line, and no note columns
     rows: list[dict] = []
     samplers_done: set[str] = set()
-    total = len(setups) * (len(gaps) + len(extensions)) + len(cfg.samplers) * len(seeds)
+    labels = {setup.sampler for setup in setups}
+    total = len(setups) * (len(gaps) + len(extensions)) + len(labels) * len(seeds)
     columns = [
         TextColumn("{task.description}"),
         BarColumn(),
@@ -133,7 +134,9 @@ def evaluate(cfg: DictConfig, run_dir: Path) -> tuple[list[dict], str]:
     summary = summarise(rows)
     title = (
         f"Evaluation of {cfg.checkpoint or model.path} on {len(audio)} file(s) of "
-        f"{cfg.data_dir} ({cfg.cases_per_file} case(s) per file, seed {cfg.seed})\n"
+        f"{cfg.data_dir} ({cfg.cases_per_file} case(s) per file, seed {cfg.seed})"
+        + (f", every extender at ≤ {budget:g} forward passes per window" if budget else "")
+        + "\n"
     )
     table = markdown_table(summary, natural, title)
     write_csv(rows, run_dir / "results.csv")
