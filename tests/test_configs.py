@@ -95,6 +95,18 @@ def test_experiments_set_what_they_promise():
     assert anneal.data.segment_seconds * anneal.data.batch_size == pytest.approx(
         stage1.data.segment_seconds * stage1.data.batch_size
     )
+    ctx = compose_train_config(["experiment=piano14_cpu_ctx"])
+    pooled = compose_train_config(["experiment=piano14_melodies_cpu_ctx"])
+    # the pooled recipe changes only the training data: same net, crops and masks, and it
+    # validates on the held-out piano14 pieces alone, so its loss compares with ctx's
+    assert pooled.model == ctx.model and pooled.module == ctx.module
+    assert [r.rsplit("/", 2)[-2:] for r in pooled.data.root] == [
+        ["piano14", "train"],
+        ["melodies", "train"],
+    ]
+    assert pooled.data.val_root == ctx.data.val_root
+    assert pooled.data.val_crops_per_file == ctx.data.val_crops_per_file
+    assert pooled.data.segment_seconds == ctx.data.segment_seconds == 1.0
     debug = compose_train_config(["experiment=piano14", "debug=fast"])
     assert debug.trainer.max_steps == 5  # debug is applied after the experiment
 
