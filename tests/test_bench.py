@@ -52,3 +52,14 @@ def test_forward_helpers():
     assert isinstance(native_bf16(), bool)
     assert relative_error([1.0, 2.0], [1.0, 2.0]) == 0.0
     assert abs(relative_error([1.1, 0.0], [1.0, 0.0]) - 0.1) < 1e-12
+
+
+def test_generation_cost_follows_generate_defaults():
+    """Hardware-free rows (no timing): every shipped extender, and the default's saving."""
+    from benchmarks.generation_cost import DEFAULT, cost_rows
+
+    rows = {r["name"]: r for r in cost_rows()}
+    assert DEFAULT == ("interpolation", "dpmpp_2m")
+    default = rows["gen/nas_per_s/interpolation+dpmpp_2m10"]
+    assert default["value"] == 12.5 and default["baseline"] / default["value"] >= 50
+    assert "gen/nfe_per_window/conditioned+fast6" in rows
