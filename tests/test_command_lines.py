@@ -53,7 +53,7 @@ REFUSED = [
     ),
     ("generate", ["geometry=orignal"], "choose one of: default, original"),
     ("generate", ["sampler=ddim", "sampler.num_step=3"], "nearest valid keys: sampler.num_steps"),
-    ("generate", ["+sampler.eta=0.5"], "unknown key 'sampler.eta'"),  # fast has no eta
+    ("generate", ["+sampler.inference_betas=[0.5]"], "unknown key 'sampler.inference_betas'"),
     (
         "generate",
         ["-m", "extender=interpolation,repaint", "extender.jump_length=3"],

@@ -137,7 +137,7 @@ def test_unconditional_rows_measure_generates_base_window(tiny_checkpoint):
     setup = Setup(runner, build_extender("replacement"), plan, "replacement", "fast")
     row = run_unconditional_case(setup, seed=3, seconds=0.5)
     base = BaseWindow()
-    runner.generate(0.1, seed=3, geometry=Geometry(0.5, 0.25, 0.02), plugins=[base])
+    runner.generate(0.1, seed=3, sampler="fast", geometry=Geometry(0.5, 0.25, 0.02), plugins=[base])
     assert row["tonality"] == tonality(base.audio)
 
 

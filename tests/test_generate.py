@@ -22,6 +22,7 @@ import pianodiff
 from pianodiff.checkpoint.export import export_model
 from pianodiff.core.audio import AudioError
 from pianodiff.generation.errors import GenerationError
+from pianodiff.generation.paths import BUNDLED_CHECKPOINT
 from pianodiff.generation.run import run_generation
 
 SR = 22050
@@ -66,7 +67,9 @@ def test_default_config_composes_and_is_cheap():
     with initialize_config_dir(version_base="1.3", config_dir=str(CONF)):
         cfg = compose("generate")
         original = compose("generate", overrides=["geometry=original"])
-    assert cfg.sampler._target_.endswith("fast_plan") and cfg.extender.schedule == "original"
+    # DPM-Solver++(2M), 10 calls a window: the best sampler at <= 10 calls on the bundled model
+    assert cfg.sampler.solver._target_.endswith("dpmpp_2m") and cfg.sampler.num_steps == 10
+    assert cfg.extender.schedule == "original"
     assert original.sampler._target_.endswith("ddpm_plan")
     assert original.extender._target_.endswith("Interpolation")
     assert original.geometry.context_seconds == 4.0 and original.geometry.window_seconds == 5.0
@@ -207,7 +210,7 @@ def _cli(args: list[str], cwd: Path) -> subprocess.CompletedProcess:
 
 @pytest.mark.slow
 def test_cli_end_to_end(tmp_path):
-    make_export(tmp_path / "checkpoints" / "piano14-small")  # the bundled default
+    make_export(tmp_path / BUNDLED_CHECKPOINT)  # the bundled default
     done = _cli(["extender=repaint", "seconds=0.6"], tmp_path)
     assert done.returncode == 0, done.stderr
     wavs = list((tmp_path / "outputs" / "generated").glob("*.wav"))

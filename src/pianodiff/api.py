@@ -1,13 +1,13 @@
 """The Python API: the original project's ``setup``/``infer`` pair and a small object API.
 
     from pianodiff.api import Generator
-    gen = Generator.from_checkpoint("checkpoints/piano14-small")
+    gen = Generator.from_checkpoint("checkpoints/piano14-ctx")
     audio, sr = gen.generate(10)                                  # 5 s base + 10 s new
     audio, sr = gen.extend(my_audio, 20, extender="repaint")      # all of my_audio + 20 s new
     audio, sr = gen.extend(my_audio, 20, include_prompt=False)    # the 20 s of new audio only
 
     from pianodiff.api import setup, infer
-    model, device = setup({"model_dir": "checkpoints/piano14-small"})
+    model, device = setup({"model_dir": "checkpoints/piano14-ctx"})
     audio, sr = infer(model, "interpolation", "prompt.wav", device, 20)
 
 Sampling runs under ``torch.no_grad()`` rather than ``torch.inference_mode()`` because the
@@ -72,7 +72,7 @@ class Generator:
         audio: torch.Tensor | str | Path | None,
         seconds: float,
         extender: str | Inpainter = "interpolation",
-        sampler: str | SamplingPlan = "fast",
+        sampler: str | SamplingPlan = "dpmpp_2m",
         sampler_params: dict[str, Any] | None = None,
         seed: int | None = 0,
         candidates: int = 1,

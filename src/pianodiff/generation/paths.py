@@ -9,7 +9,7 @@ from pathlib import Path
 
 from pianodiff.generation.errors import GenerationError
 
-BUNDLED_CHECKPOINT = Path("checkpoints") / "piano14-small"
+BUNDLED_CHECKPOINT = Path("checkpoints") / "piano14-ctx"
 OUTPUT_FOLDER = Path("outputs") / "generated"
 
 
@@ -27,7 +27,7 @@ def project_root() -> Path | None:
 
 
 def resolve_checkpoint(path: str | os.PathLike | None) -> Path:
-    """The export folder to load: ``path`` if given, else the bundled piano14-small model."""
+    """The export folder to load: ``path`` if given, else the bundled piano14-ctx model."""
     if path is not None:
         folder = Path(path).expanduser()
         interrupted = folder.with_name(f".{folder.name}.old").is_dir()  # load_export says so
