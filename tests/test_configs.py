@@ -107,6 +107,12 @@ def test_experiments_set_what_they_promise():
     assert pooled.data.val_root == ctx.data.val_root
     assert pooled.data.val_crops_per_file == ctx.data.val_crops_per_file
     assert pooled.data.segment_seconds == ctx.data.segment_seconds == 1.0
+    # the long-crop successor: 2.5 s crops, validated on the same 1 s held-out crops
+    long = compose_train_config(["experiment=piano14_melodies_cpu_ctx_long"])
+    assert long.model == pooled.model and long.module == pooled.module
+    assert (long.data.segment_seconds, long.data.batch_size) == (2.5, 2)
+    assert long.data.val_segment_seconds == pooled.data.val_segment_seconds == 1.0
+    assert long.data.root == pooled.data.root and long.data.val_root == pooled.data.val_root
     debug = compose_train_config(["experiment=piano14", "debug=fast"])
     assert debug.trainer.max_steps == 5  # debug is applied after the experiment
 
