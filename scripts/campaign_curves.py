@@ -150,11 +150,12 @@ def plot(campaign: list[dict[str, float]], evals: list[tuple[float, Path]], out:
                 unconditional_means(path)[key],
                 "r*",
                 ms=12,
-                label="harness: default sampler, 3 × 5 s" if n == 0 else None,
+                label="harness: default sampler, mean of its seeds" if n == 0 else None,
             )
         ax.axhline(goal, color="green", lw=0.8, ls="--", label=f"target {goal}")
         ax.set(title=key.replace("_", " "), xlabel="CPU-hours")
-        ax.legend(fontsize=8)
+        ax.margins(y=0.3)  # room for the legend above the points
+        ax.legend(fontsize=8, loc="upper right")
     fig.tight_layout()
     out.parent.mkdir(parents=True, exist_ok=True)
     partial = out.with_suffix(".partial.png")

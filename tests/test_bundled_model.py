@@ -50,5 +50,6 @@ def test_bundled_model_generates_piano_band_audio():
     # ~73% of its energy below 8 kHz at this sample rate. Measured (seed 0, this call):
     # plain small at 1,077 steps 0.95; the preconditioned model at 1,486 steps 0.80 while the
     # fast plan ended at +40 dB SNR, 0.98 since it ends at the schedule's cleanest level;
-    # the annealed piano14-small (4,167 steps) 0.96; piano14-ctx (default now, dpmpp_2m) 0.999.
+    # the annealed piano14-small (4,167 steps) 0.96; piano14-ctx (default, dpmpp_2m) 0.999,
+    # at 8,689 steps and at 10,979.
     assert band_energy_fraction(audio, sr, 27.5, 8000.0) > 0.9
