@@ -40,9 +40,8 @@ class Series:
 
 
 def _number(row: dict[str, str], key: str) -> float | None:
-    text = row.get(key, "")
-    try:
-        value = float(text)
+    try:  # an empty cell is "", a cell missing from a short row is None
+        value = float(row.get(key) or "")
     except ValueError:
         return None
     return value if math.isfinite(value) else None
