@@ -25,7 +25,12 @@ from omegaconf import OmegaConf
 import pianodiff
 from pianodiff.diffusion.denoiser import Denoiser
 from pianodiff.diffusion.schedule import linear_schedule
-from pianodiff.generation.configs import build_extender, build_plan, group_choices
+from pianodiff.generation.configs import (
+    build_extender,
+    build_plan,
+    generate_default,
+    group_choices,
+)
 from pianodiff.generation.cost import steady_state_cost
 from pianodiff.generation.engine import WindowedGenerator
 from pianodiff.generation.geometry import Geometry
@@ -35,15 +40,7 @@ CONF = Path(pianodiff.__file__).parent / "conf"
 SAMPLERS = ("ddpm", "fast", "ddim", "dpmpp_2m")
 
 
-def _generate_default(group: str) -> str:
-    """The option generate's config picks for ``group`` (so the benchmark follows it)."""
-    for entry in OmegaConf.to_container(OmegaConf.load(CONF / "generate.yaml").defaults):
-        if isinstance(entry, dict) and group in entry:
-            return str(entry[group])
-    raise KeyError(group)
-
-
-DEFAULT = (_generate_default("extender"), _generate_default("sampler"))
+DEFAULT = (generate_default("extender"), generate_default("sampler"))
 UNIT_NAS = "network-audio-s per output s"
 UNIT_WALL = "wall s per output s"
 

@@ -92,3 +92,18 @@ def test_device_choice():
     if not torch.cuda.is_available():
         with pytest.raises(GenerationError, match="CUDA"):
             pick_device("cuda")
+
+
+def test_api_defaults_follow_the_cli():
+    """Generator.extend with no extender/sampler builds what `pianodiff.generate` composes."""
+    from hydra import compose, initialize_config_dir
+
+    from pianodiff.generation.configs import CONF_DIR, generate_default
+
+    with initialize_config_dir(version_base="1.3", config_dir=str(CONF_DIR)):
+        cfg = compose("generate", return_hydra_config=True)
+    choices = cfg.hydra.runtime.choices
+    assert generate_default("extender") == choices["extender"]
+    assert generate_default("sampler") == choices["sampler"]
+    with pytest.raises(KeyError, match="no default for 'model'"):
+        generate_default("model")

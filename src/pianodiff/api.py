@@ -26,7 +26,7 @@ from pianodiff.checkpoint.export import LoadedModel, load_export
 from pianodiff.core.audio import resample
 from pianodiff.diffusion.hooks import Inpainter
 from pianodiff.diffusion.plan import SamplingPlan
-from pianodiff.generation.configs import build_extender, build_plan
+from pianodiff.generation.configs import build_extender, build_plan, generate_default
 from pianodiff.generation.device import make_denoiser, pick_device
 from pianodiff.generation.engine import LongAudio, WindowedGenerator, prompt_tail_seconds
 from pianodiff.generation.errors import GenerationError
@@ -71,8 +71,8 @@ class Generator:
         self,
         audio: torch.Tensor | str | Path | None,
         seconds: float,
-        extender: str | Inpainter = "interpolation",
-        sampler: str | SamplingPlan = "dpmpp_2m",
+        extender: str | Inpainter | None = None,
+        sampler: str | SamplingPlan | None = None,
         sampler_params: dict[str, Any] | None = None,
         seed: int | None = 0,
         candidates: int = 1,
@@ -88,8 +88,9 @@ class Generator:
         sample rate); ``audio``'s samples are kept exactly up to the first crossfade.
         ``audio=None`` starts from an unconditional base window (it opens the output like a
         recording would). ``include_prompt=False`` returns the new audio alone
-        (``seconds`` long). ``sampler_params`` and ``extender_params`` override the shipped
-        YAML (e.g. ``num_steps=10``, ``xi=0.5``).
+        (``seconds`` long). ``extender`` and ``sampler`` default to the CLI's
+        (conf/generate.yaml's defaults list). ``sampler_params`` and ``extender_params``
+        override the shipped YAML (e.g. ``num_steps=10``, ``xi=0.5``).
         """
         seconds = check_seconds(seconds)
         include_prompt = check_flag("include_prompt", include_prompt)
@@ -98,7 +99,8 @@ class Generator:
         geometry = geometry or Geometry()
         tail = None if include_prompt else prompt_tail_seconds(geometry)  # else all of it
         ground = self._ground(audio, sample_rate, tail, geometry.window_seconds)
-        inpainter = build_extender(extender, **extender_params)
+        inpainter = build_extender(extender or generate_default("extender"), **extender_params)
+        sampler = sampler or generate_default("sampler")
         plan = build_plan(sampler, self.model.schedule, **(sampler_params or {}))
         generator = torch.Generator(device=self.device)
         generator.manual_seed(seed if seed is not None else int(torch.seed() % 2**31))

@@ -26,6 +26,15 @@ def group_choices(group: str) -> list[str]:
     return sorted(p.stem for p in (CONF_DIR / group).glob("*.yaml"))
 
 
+def generate_default(group: str) -> str:
+    """The option ``conf/generate.yaml`` picks for ``group`` (e.g. "sampler" -> "dpmpp_2m"),
+    so the Python API and the benchmarks follow the CLI's defaults."""
+    for entry in OmegaConf.to_container(OmegaConf.load(CONF_DIR / "generate.yaml").defaults):
+        if isinstance(entry, dict) and group in entry:
+            return str(entry[group])
+    raise KeyError(f"conf/generate.yaml picks no default for '{group}'")
+
+
 def load_group_config(group: str, name: str, **overrides: Any) -> DictConfig:
     """``conf/<group>/<name>.yaml`` with ``overrides`` merged in; lists the choices if unknown."""
     path = CONF_DIR / group / f"{name}.yaml"
