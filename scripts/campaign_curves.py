@@ -11,7 +11,9 @@ the previous leg's final counts are added to them.
 
 Three panels against cumulative CPU-hours: held-out loss ÷ the Wiener reference, and the
 training demo's tonality and transcribed note frames; ``--eval HOURS=results.csv`` adds the
-evaluation harness's unconditional means (the targets' measure) as markers at HOURS.
+evaluation harness's unconditional means (the targets' measure) as markers at HOURS, and
+``--judged BRANCH@HOURS=results.csv`` the checkpoints judged on many seeds, as mean ± standard
+error joined per branch (a branch is a run resumed from one checkpoint of the campaign).
 """
 
 from __future__ import annotations
@@ -109,20 +111,40 @@ def wiener_ratio(campaign: list[dict[str, float]]) -> Series:
     return out
 
 
-def unconditional_means(results: Path) -> dict[str, float]:
-    """Mean tonality and note frames of the harness's unconditional rows."""
-    sums = {"tonality": 0.0, "note_frames": 0.0}
-    count = 0
+def unconditional_values(results: Path) -> dict[str, list[float]]:
+    """Per-seed tonality and note frames of the harness's unconditional rows."""
+    values: dict[str, list[float]] = {"tonality": [], "note_frames": []}
     with results.open(newline="") as handle:
         for row in csv.DictReader(handle):
-            if row.get("task") != "unconditional":
-                continue
-            count += 1
-            for key in sums:
-                sums[key] += float(row[key])
-    if count == 0:
+            if row.get("task") == "unconditional":
+                for key, column in values.items():
+                    column.append(float(row[key]))
+    if not values["tonality"]:
         raise ValueError(f"{results} holds no unconditional rows")
-    return {key: total / count for key, total in sums.items()}
+    return values
+
+
+def unconditional_means(results: Path) -> dict[str, float]:
+    """Mean tonality and note frames of the harness's unconditional rows."""
+    return {key: sum(v) / len(v) for key, v in unconditional_values(results).items()}
+
+
+def mean_and_standard_error(values: list[float]) -> tuple[float, float]:
+    """The mean and its standard error (0 for a single value)."""
+    mean = sum(values) / len(values)
+    if len(values) < 2:
+        return mean, 0.0
+    variance = sum((v - mean) ** 2 for v in values) / (len(values) - 1)
+    return mean, math.sqrt(variance / len(values))
+
+
+@dataclass
+class Judged:
+    """A checkpoint judged on many seeds: its branch, its CPU-hours and the harness table."""
+
+    branch: str
+    hours: float
+    results: Path
 
 
 def parse_eval(text: str) -> tuple[float, Path]:
@@ -132,7 +154,37 @@ def parse_eval(text: str) -> tuple[float, Path]:
     return float(hours), Path(path)
 
 
-def plot(campaign: list[dict[str, float]], evals: list[tuple[float, Path]], out: Path) -> None:
+def parse_judged(text: str) -> Judged:
+    branch, at, rest = text.partition("@")
+    hours, _, path = rest.partition("=")
+    if not (branch and at and hours and path):
+        raise ValueError(f"--judged takes BRANCH@HOURS=results.csv, got {text!r}")
+    return Judged(branch, float(hours), Path(path))
+
+
+def plot_judged(ax, judged: list[Judged], key: str) -> None:
+    """One error-bar line per branch, in the order the branches first appear."""
+    branches = list(dict.fromkeys(j.branch for j in judged))
+    for branch in branches:
+        points = sorted((j for j in judged if j.branch == branch), key=lambda j: j.hours)
+        stats = [mean_and_standard_error(unconditional_values(j.results)[key]) for j in points]
+        seeds = len(unconditional_values(points[0].results)[key])
+        ax.errorbar(
+            [j.hours for j in points],
+            [m for m, _ in stats],
+            yerr=[e for _, e in stats],
+            fmt="o-",
+            capsize=3,
+            label=f"{branch} ({seeds} seeds, ± SE)",
+        )
+
+
+def plot(
+    campaign: list[dict[str, float]],
+    evals: list[tuple[float, Path]],
+    out: Path,
+    judged: list[Judged] | None = None,
+) -> None:
     fig, axes = plt.subplots(1, 3, figsize=(15, 4))
     ratio = wiener_ratio(campaign)
     axes[0].plot(ratio.hours, ratio.values, "o-", ms=3)
@@ -151,6 +203,7 @@ def plot(campaign: list[dict[str, float]], evals: list[tuple[float, Path]], out:
                 ms=12,
                 label="harness: default sampler, mean of its seeds" if n == 0 else None,
             )
+        plot_judged(ax, judged or [], key)
         ax.axhline(goal, color="green", lw=0.8, ls="--", label=f"target {goal}")
         ax.set(title=key.replace("_", " "), xlabel="CPU-hours")
         ax.margins(y=0.3)  # room for the legend above the points
@@ -174,6 +227,13 @@ def main(argv: list[str] | None = None) -> int:
         type=parse_eval,
         help="HOURS=results.csv of an evaluation of the export at HOURS",
     )
+    parser.add_argument(
+        "--judged",
+        nargs="*",
+        default=[],
+        type=parse_judged,
+        help="BRANCH@HOURS=results.csv of a checkpoint judged on many seeds",
+    )
     parser.add_argument("--out", type=Path, required=True, help="PNG to write")
     args = parser.parse_args(argv)
     missing = [str(p) for p in args.legs if not p.is_file()]
@@ -185,7 +245,7 @@ def main(argv: list[str] | None = None) -> int:
         )
         return 2
     campaign = join_legs([read_leg(p) for p in args.legs])
-    plot(campaign, args.eval, args.out)
+    plot(campaign, args.eval, args.out, args.judged)
     last = campaign[-1]
     print(
         f"{len(args.legs)} legs: {last['step']:.0f} steps, "

@@ -77,3 +77,25 @@ def test_a_missing_leg_is_one_line_and_writes_nothing(curves, tmp_path, capsys):
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and "nope.csv" in err and "logger=csv" in err
     assert not out.exists()
+
+
+def test_judged_checkpoints_give_mean_and_standard_error_per_branch(curves, tmp_path):
+    results = tmp_path / "results.csv"
+    results.write_text(
+        "task,tonality,note_frames\nunconditional,0.3,0.2\nunconditional,0.5,0.4\n"
+        "unconditional,0.4,0.6\nextend,0.9,0.9\n"
+    )
+    mean, error = curves["mean_and_standard_error"](
+        curves["unconditional_values"](results)["note_frames"]
+    )
+    assert mean == pytest.approx(0.4) and error == pytest.approx(0.2 / 3**0.5)
+    judged = curves["parse_judged"](f"leg 9@5.65={results}")
+    assert (judged.branch, judged.hours, judged.results) == ("leg 9", 5.65, results)
+    with pytest.raises(ValueError, match="BRANCH@HOURS=results.csv"):
+        curves["parse_judged"]("5.65=results.csv")
+    leg = write_leg(tmp_path / "leg.csv", range(0, 600, 100), 2.0, 200)
+    out = tmp_path / "curves.png"
+    args = ["--legs", str(leg), "--judged", f"a@0.1={results}", f"a@0.2={results}",
+            f"b@0.2={results}", "--out", str(out)]  # fmt: skip
+    assert curves["main"](args) == 0
+    assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
