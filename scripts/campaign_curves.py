@@ -185,7 +185,7 @@ def plot(
     out: Path,
     judged: list[Judged] | None = None,
 ) -> None:
-    fig, axes = plt.subplots(1, 3, figsize=(15, 4))
+    fig, axes = plt.subplots(1, 3, figsize=(15, 5.5))
     ratio = wiener_ratio(campaign)
     axes[0].plot(ratio.hours, ratio.values, "o-", ms=3)
     axes[0].axhline(1.0, color="grey", lw=0.8, ls=":")
@@ -204,11 +204,11 @@ def plot(
                 label="harness: default sampler, mean of its seeds" if n == 0 else None,
             )
         plot_judged(ax, judged or [], key)
-        ax.axhline(goal, color="green", lw=0.8, ls="--", label=f"target {goal}")
-        ax.set(title=key.replace("_", " "), xlabel="CPU-hours")
-        ax.margins(y=0.3)  # room for the legend above the points
-        ax.legend(fontsize=8, loc="upper right")
-    fig.tight_layout()
+        ax.axhline(goal, color="green", lw=0.8, ls="--", label="target")
+        ax.set(title=f"{key.replace('_', ' ')} (target {goal})", xlabel="CPU-hours")
+    handles, labels = axes[2].get_legend_handles_labels()  # the same entries on both panels
+    fig.legend(handles, labels, loc="lower center", ncol=3, fontsize=8)
+    fig.tight_layout(rect=(0, 0.04 + 0.04 * math.ceil(len(labels) / 3), 1, 1))
     out.parent.mkdir(parents=True, exist_ok=True)
     partial = out.with_suffix(".partial.png")
     fig.savefig(partial, dpi=110)
