@@ -33,11 +33,14 @@ EMA_PREFIX = "ema.net."
 
 
 def hardware_description(device: torch.device | str = "cpu") -> str:
-    """A short description of the training hardware, e.g. 'cuda: NVIDIA H100 x1'."""
+    """A short description of the training hardware, e.g. 'cuda: NVIDIA H100 x1' or
+    'cpu: AMD EPYC (AVX512), 2 threads'. The vector ISA torch dispatches to is named because
+    the same CPU model name hides AVX2-only and AVX-512/bf16 hosts, whose speeds differ."""
     device = torch.device(device)
     if device.type == "cuda":
         return f"cuda: {torch.cuda.get_device_name(device)} x{torch.cuda.device_count()}"
-    return f"cpu: {_cpu_name()}, {torch.get_num_threads()} threads"
+    isa = torch.backends.cpu.get_cpu_capability()
+    return f"cpu: {_cpu_name()} ({isa}), {torch.get_num_threads()} threads"
 
 
 def _cpu_name() -> str:
