@@ -68,6 +68,8 @@ def candidates(quick: bool) -> list[Candidate]:
         Candidate("small_precond eager 8x0.5s (today)", "small_precond", 8, 0.5, False),
         Candidate("framed16 eager 8x0.5s", "framed16", 8, 0.5, False),
         Candidate("framed16 eager 4x1s", "framed16", 4, 1.0, False),
+        # the default model's net and crop shape (experiment=piano14_melodies_cpu_ctx_long)
+        Candidate("framed16_ctx eager 2x2.5s", "framed16_ctx", 2, 2.5, False),
     ]
     if not quick:
         rows += [
