@@ -167,15 +167,15 @@ def plot_judged(ax, judged: list[Judged], key: str) -> None:
     branches = list(dict.fromkeys(j.branch for j in judged))
     for branch in branches:
         points = sorted((j for j in judged if j.branch == branch), key=lambda j: j.hours)
-        stats = [mean_and_standard_error(unconditional_values(j.results)[key]) for j in points]
-        seeds = len(unconditional_values(points[0].results)[key])
+        per_seed = [unconditional_values(j.results)[key] for j in points]
+        stats = [mean_and_standard_error(values) for values in per_seed]
         ax.errorbar(
             [j.hours for j in points],
             [m for m, _ in stats],
             yerr=[e for _, e in stats],
             fmt="o-",
             capsize=3,
-            label=f"{branch} ({seeds} seeds, ± SE)",
+            label=f"{branch} ({len(per_seed[0])} seeds, ± SE)",
         )
 
 

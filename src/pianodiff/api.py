@@ -99,8 +99,11 @@ class Generator:
         geometry = geometry or Geometry()
         tail = None if include_prompt else prompt_tail_seconds(geometry)  # else all of it
         ground = self._ground(audio, sample_rate, tail, geometry.window_seconds)
-        inpainter = build_extender(extender or generate_default("extender"), **extender_params)
-        sampler = sampler or generate_default("sampler")
+        if extender is None:
+            extender = generate_default("extender")
+        if sampler is None:
+            sampler = generate_default("sampler")
+        inpainter = build_extender(extender, **extender_params)
         plan = build_plan(sampler, self.model.schedule, **(sampler_params or {}))
         generator = torch.Generator(device=self.device)
         generator.manual_seed(seed if seed is not None else int(torch.seed() % 2**31))
