@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import time
-from pathlib import Path
 
 import torch
 from hydra.utils import instantiate
@@ -30,13 +29,13 @@ from pianodiff.generation.configs import (
     build_plan,
     generate_default,
     group_choices,
+    load_group_config,
 )
 from pianodiff.generation.cost import steady_state_cost
 from pianodiff.generation.engine import WindowedGenerator
 from pianodiff.generation.geometry import Geometry
 
 SR = pianodiff.SAMPLE_RATE
-CONF = Path(pianodiff.__file__).parent / "conf"
 SAMPLERS = ("ddpm", "fast", "ddim", "dpmpp_2m")
 
 
@@ -46,7 +45,7 @@ UNIT_WALL = "wall s per output s"
 
 
 def _load_yaml(group: str, name: str) -> dict:
-    return OmegaConf.to_container(OmegaConf.load(CONF / group / f"{name}.yaml"))
+    return OmegaConf.to_container(load_group_config(group, name))
 
 
 def _geometry(name: str) -> Geometry:
