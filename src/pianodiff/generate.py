@@ -23,7 +23,7 @@ from pianodiff import cli
 from pianodiff.checkpoint.export import CheckpointError
 from pianodiff.core.allocator import tune_allocator
 from pianodiff.core.audio import AudioError
-from pianodiff.core.leftovers import exit_on_sigterm, hydra_run_folder
+from pianodiff.core.safe_writes import exit_on_sigterm, hydra_run_folder
 from pianodiff.generation.errors import GenerationError
 from pianodiff.generation.run import GenerationResult, run_generation
 

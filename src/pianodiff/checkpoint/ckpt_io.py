@@ -3,7 +3,7 @@
 Lightning's own writer stages a checkpoint in the system temp folder and moves it into
 place; where that folder is another file system the move is a copy, so a kill during it
 leaves a truncated ``last.ckpt`` (and the temp behind). Here the temp lies beside the
-target and is renamed onto it (``leftovers.atomic_path``): a kill at any moment leaves either
+target and is renamed onto it (``safe_writes.atomic_path``): a kill at any moment leaves either
 the previous checkpoint or the new one, and the next write removes a killed writer's temp.
 
 Reading always uses ``torch.load(weights_only=True)``: a pianodiff checkpoint holds only
@@ -19,7 +19,7 @@ from typing import Any
 import torch
 from lightning.pytorch.plugins.io import TorchCheckpointIO
 
-from pianodiff.core.leftovers import atomic_path
+from pianodiff.core.safe_writes import atomic_path
 
 CONFIG_KEY = "pianodiff"
 """The key of a training checkpoint under which the module stores the plain config its

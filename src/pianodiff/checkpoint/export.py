@@ -32,7 +32,7 @@ from omegaconf import DictConfig, OmegaConf
 from safetensors.torch import load_file, save_file
 
 from pianodiff import SAMPLE_RATE
-from pianodiff.core.leftovers import remove_stale, temp_suffix
+from pianodiff.core.safe_writes import remove_stale, temp_suffix
 from pianodiff.diffusion.schedule import NoiseSchedule
 
 WEIGHTS_FILE = "model.safetensors"

@@ -3,7 +3,7 @@
 Reading goes through soundfile (its wheel bundles libsndfile: WAV, FLAC, OGG, MP3, Opus);
 resampling and mel spectrograms use torchaudio's transforms. Writing is atomic: a temp file
 in the destination folder is renamed into place, so a failed run never leaves a half file
-or clobbers an existing one (``leftovers.atomic_path``, which also removes the temps of
+or clobbers an existing one (``safe_writes.atomic_path``, which also removes the temps of
 killed writers).
 
 ``read_audio_range`` / ``read_audio_tail`` decode only the frames asked for (soundfile
@@ -21,7 +21,7 @@ import torch
 import torchaudio.functional as AF
 
 from pianodiff import SAMPLE_RATE
-from pianodiff.core.leftovers import atomic_path  # the atomic write every writer here uses
+from pianodiff.core.safe_writes import atomic_path  # the atomic write every writer here uses
 
 AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg", ".mp3", ".opus")
 

@@ -27,7 +27,7 @@ from pianodiff.checkpoint.export import CheckpointError
 from pianodiff.checkpoint.from_training import load_training_checkpoint
 from pianodiff.checkpoint.warm_start import warm_start
 from pianodiff.core.audio import AudioError
-from pianodiff.core.leftovers import RunFolder
+from pianodiff.core.safe_writes import RunFolder
 from pianodiff.data.datamodule import NoUsableAudioError
 from pianodiff.tracking.env import settle_wandb_mode
 from pianodiff.training.lit_module import NonFiniteLossError, optimizer_name

@@ -15,7 +15,7 @@ import torch
 
 from pianodiff.checkpoint.ckpt_io import AtomicCheckpointIO
 from pianodiff.checkpoint.export import CheckpointError, export_model, load_export
-from pianodiff.core.leftovers import (
+from pianodiff.core.safe_writes import (
     RunFolder,
     atomic_path,
     exit_on_sigterm,
@@ -29,7 +29,7 @@ TINY = {"_target_": "pianodiff.nets.DiffWave", "residual_layers": 2, "residual_c
 SCHEDULE = {"_target_": "pianodiff.diffusion.schedule.linear_schedule", "num_steps": 8}
 KILLED_WRITER = """
 import os, sys
-from pianodiff.core.leftovers import atomic_path
+from pianodiff.core.safe_writes import atomic_path
 tmp = atomic_path(sys.argv[1]).__enter__()
 tmp.write_bytes(b"half a file")
 print(tmp, flush=True)
