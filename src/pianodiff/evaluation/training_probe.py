@@ -1,6 +1,6 @@
 """Probes of a model under training: held-out losses by noise level and unconditional samples.
 
-Shared by ``scripts/training_report.py`` (one run) and ``scripts/lever_study.py`` (a study
+Shared by ``studies/training_report.py`` (one run) and ``studies/lever_study.py`` (a study
 of runs), so that every figure in docs/training-on-cpu.md comes from the same crops, the
 same noise draws, the same sampler and the same sample measures (tonality, onset rate and,
 with the optional notes extra, the transcriber's note frames and notes per second).

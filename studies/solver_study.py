@@ -5,27 +5,23 @@ For each sampler and step count, each seed generates a 2 s unconditional base wi
 the new audio: tonality and onset rate, notes per second when the notes extra is
 installed, and the seam score of every seam (local excerpt, as the engine ranks them).
 
-    python scripts/solver_study.py [--samplers ddim dpmpp_2m] [--steps 6 10] [--seeds 3]
+    python -m studies.solver_study [--samplers ddim dpmpp_2m] [--steps 6 10] [--seeds 3]
 """
 
 from __future__ import annotations
 
 import argparse
 import math
-import sys
 import time
 from pathlib import Path
 
 import torch
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "src"))
+from pianodiff.api import Generator
+from pianodiff.evaluation.training_probe import mean_measures, sample_measures
+from pianodiff.generation.geometry import Geometry
 
-from pianodiff.api import Generator  # noqa: E402
-from pianodiff.evaluation.training_probe import mean_measures, sample_measures  # noqa: E402
-from pianodiff.generation.geometry import Geometry  # noqa: E402
-
-BUNDLED = ROOT / "checkpoints" / "piano14-small"
+BUNDLED = Path(__file__).resolve().parents[1] / "checkpoints" / "piano14-small"
 GEOMETRY = Geometry(window_seconds=2.0, context_seconds=0.5, crossfade_seconds=0.05)
 
 

@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Train every network shape and data set of the study side by side, one thread each, niced,
 # each stopping after the same CPU time (callbacks.cpu_time_limit), then evaluate each export
-# with the harness's listening measures and rank them (scripts/net_study.py).
+# with the harness's listening measures and rank them (studies/net_study.py).
 #
-#   bash scripts/launch_net_study.sh [CPU_SECONDS=1800] [OUT=outputs/net_study]
+#   bash studies/launch_net_study.sh [CPU_SECONDS=1800] [OUT=outputs/net_study]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds=${1:-1800}
@@ -39,4 +39,4 @@ for label in small_precond framed4 framed8 framed16 framed16_ctx framed16_ctx_me
     framed16_ctx_both; do
   args+=("$label=$out/$label")
 done
-"$py" scripts/net_study.py "${args[@]}" --out "$out/table.md"
+"$py" -m studies.net_study "${args[@]}" --out "$out/table.md"

@@ -1,6 +1,6 @@
 """Rank network shapes trained side by side at equal CPU time, by what a listener hears.
 
-    python scripts/net_study.py label=outputs/<name>/<run> [label=...] [--out table.md]
+    python -m studies.net_study label=outputs/<name>/<run> [label=...] [--out table.md]
 
 Each run must have been trained with ``callbacks.cpu_time_limit.seconds=<budget>`` (so
 every run got the same CPU time) and evaluated into ``<run>/eval`` by the harness, e.g.

@@ -1,7 +1,7 @@
 """Rank training levers of ``experiment=piano14_cpu`` by what they buy per CPU-hour.
 
-    python scripts/lever_study.py launch --init <run>/checkpoints/last.ckpt --minutes 50
-    python scripts/lever_study.py report --study outputs/lever_study/<id> --out docs/img
+    python -m studies.lever_study launch --init <run>/checkpoints/last.ckpt --minutes 50
+    python -m studies.lever_study report --study outputs/lever_study/<id> --out docs/img
 
 ``launch`` starts one training run per lever, all at once and one thread each, so every
 lever gets the same share of the same cores for the same wall time (the fair "per

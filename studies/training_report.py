@@ -1,6 +1,6 @@
 """Figures and numbers of a training run and its export, for docs/training-on-cpu.md.
 
-    python scripts/training_report.py --run outputs/piano14_cpu/<run> \
+    python -m studies.training_report --run outputs/piano14_cpu/<run> \
         --export checkpoints/piano14-small --out docs/img
 
 Writes ``loss_curve.png`` (train loss per t-bucket and validation loss from the run's

@@ -1,6 +1,6 @@
 """Curves of several training runs on one figure, by step: how far each is beyond Wiener.
 
-    python scripts/compare_runs.py --run plain=outputs/piano14_cpu/<run> \\
+    python -m studies.compare_runs --run plain=outputs/piano14_cpu/<run> \\
         --run precond=outputs/piano14_cpu_precond/<run> --out docs/img/runs_compared.png
 
 A warm-started run counts its steps from 0: ``--run label=run_dir@1486`` shifts them so a
@@ -15,7 +15,6 @@ quarter of t and the demo samples' tonality. Prints the last values of each.
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
 import matplotlib
@@ -23,8 +22,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-sys.path.insert(0, str(Path(__file__).parent))
-from training_report import run_history  # noqa: E402
+from studies.training_report import run_history  # noqa: E402
 
 
 def series(rows: list[dict[str, float]], key, denominator=None) -> list[tuple[float, float]]:

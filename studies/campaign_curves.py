@@ -1,6 +1,6 @@
 """Curves of a training campaign run in legs, against the CPU time it cost.
 
-    python scripts/campaign_curves.py --legs <leg0>/csv/metrics.csv <leg1>/csv/metrics.csv ... \
+    python -m studies.campaign_curves --legs <leg0>/csv/metrics.csv <leg1>/csv/metrics.csv ... \
         --eval 4.11=outputs/eval_leg5/results.csv --out docs/img/campaign_curves.png
 
 Each leg is a run's CSV-logger ``metrics.csv`` (``logger=csv``), oldest first. A leg that

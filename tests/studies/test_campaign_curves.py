@@ -1,22 +1,22 @@
-"""scripts/campaign_curves.py: legs joined into one campaign (resumes and warm starts), the
+"""studies/campaign_curves.py: legs joined into one campaign (resumes and warm starts), the
 loss ratio it plots, and its one-line refusal of a missing leg."""
 
 from __future__ import annotations
 
 import csv
-import runpy
 from pathlib import Path
 
 import pytest
 
-SCRIPTS = Path(__file__).resolve().parents[1] / "scripts"
+from studies import campaign_curves
+
 COLUMNS = ["step", "train/cpu_seconds", "train/loss", "val/ref_model", "val/ref_wiener",
            "demo/tonality", "demo/note_frames"]  # fmt: skip
 
 
 @pytest.fixture(scope="module")
 def curves():
-    return runpy.run_path(str(SCRIPTS / "campaign_curves.py"), run_name="script")
+    return vars(campaign_curves)
 
 
 def write_leg(path: Path, steps: range, cpu_per_step: float, val_every: int) -> Path:
