@@ -40,8 +40,8 @@ test: $(NOTES_STAMP) ## run the whole test suite (with the note measure)
 	$(PY) -m pytest
 
 lint: $(STAMP) ## ruff check and format check
-	$(VENV)/bin/ruff check src tests scripts benchmarks
-	$(VENV)/bin/ruff format --check src tests scripts benchmarks
+	$(VENV)/bin/ruff check src tests scripts studies benchmarks
+	$(VENV)/bin/ruff format --check src tests scripts studies benchmarks
 
 train: $(STAMP) ## train DiffWave (ARGS="experiment=piano14 trainer=gpu")
 	$(PY) -m pianodiff.train $(ARGS)
