@@ -13,12 +13,12 @@ import pytest
 import soundfile as sf
 from conftest import SR, tone
 from music21 import chord, harmony, meter, note, stream
+from system_parts import needs_synth
 
 from pianodiff.data import melodies
 from pianodiff.data.datamodule import AudioDataModule
 from pianodiff.data.prepare import FIELDS, main, prepare_melodies
 from pianodiff.data.render import (
-    SOUNDFONTS,
     load_score,
     prepare_score,
     score_to_midi,
@@ -26,9 +26,6 @@ from pianodiff.data.render import (
 )
 from pianodiff.training.run import compose_train_config
 
-needs_synth = pytest.mark.skipif(
-    not SOUNDFONTS["musescore"].is_file(), reason="musescore-general-soundfont not installed"
-)
 TWO_TUNES = """X: 1
 T: First
 M: 4/4
@@ -144,7 +141,9 @@ def test_tiny_render_is_byte_identical_twice_with_its_manifest(tmp_path):
 def test_cli_knows_the_melodies_set(tmp_path, capsys):
     assert main(["--help"]) == 0
     assert "melodies" in capsys.readouterr().out
-    assert main(["melodies", "pieces=no_such_tune", f"out={tmp_path}"]) != 0
+    # A FluidSynth that does not exist: the unknown piece is still what the user hears of.
+    no_exe = f"fluidsynth={tmp_path / 'none' / 'fluidsynth'}"
+    assert main(["melodies", "pieces=no_such_tune", f"out={tmp_path}", no_exe]) != 0
     assert "unknown piece id" in capsys.readouterr().err
 
 

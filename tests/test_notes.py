@@ -16,9 +16,10 @@ import pytest
 import soundfile as sf
 import torch
 from conftest import SR, tone
+from system_parts import needs_synth
 from test_tonality import coloured_noise
 
-from pianodiff.data.render import SOUNDFONTS, Synth, render_piece, resolve_soundfont
+from pianodiff.data.render import Synth, render_piece, resolve_soundfont
 from pianodiff.measures import notes
 from pianodiff.measures.note_events import decode_notes
 from pianodiff.measures.notes import (
@@ -31,9 +32,6 @@ from pianodiff.measures.notes import (
 
 needs_notes = pytest.mark.skipif(
     unavailable_reason() is not None, reason="the notes extra is not installed (make notes)"
-)
-needs_synth = pytest.mark.skipif(
-    not SOUNDFONTS["musescore"].is_file(), reason="musescore-general-soundfont not installed"
 )
 
 

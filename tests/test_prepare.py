@@ -7,14 +7,10 @@ import hashlib
 
 import pytest
 import soundfile as sf
+from system_parts import needs_synth
 
 from pianodiff.data.piano14 import PIANO14, select
 from pianodiff.data.prepare import FIELDS, main, prepare_piano14, read_manifest
-from pianodiff.data.render import SOUNDFONTS
-
-needs_synth = pytest.mark.skipif(
-    not SOUNDFONTS["musescore"].is_file(), reason="musescore-general-soundfont not installed"
-)
 
 
 def test_selection_table_is_14_train_and_3_eval_with_unique_ids():
@@ -72,13 +68,36 @@ def test_render_manifest_resume_and_rebuild(tmp_path):
 
 
 def test_missing_fluidsynth_is_one_clear_line_and_writes_nothing(tmp_path, capsys):
+    # The state the message describes is made here, not borrowed from the machine: a
+    # soundfont file that exists and a FluidSynth path that does not.
+    font = tmp_path / "piano.sf2"
+    font.write_bytes(b"RIFF")
     out = tmp_path / "piano14"
-    code = main(["piano14", f"out={out}", f"fluidsynth={tmp_path / 'none' / 'fluidsynth'}"])
+    missing_exe = tmp_path / "none" / "fluidsynth"
+    code = main(["piano14", f"out={out}", f"soundfont={font}", f"fluidsynth={missing_exe}"])
     err = capsys.readouterr().err.strip()
     assert code != 0
     assert err.startswith("error: ") and len(err.splitlines()) == 1
     assert "fluidsynth not found" in err and "sudo apt-get install -y fluidsynth" in err
+    assert "soundfont" not in err.split(";")[0]
     assert not out.exists()
+
+
+def test_everything_missing_is_named_in_one_line(tmp_path, capsys):
+    out = tmp_path / "piano14"
+    font, exe = tmp_path / "absent.sf3", tmp_path / "none" / "fluidsynth"
+    assert main(["piano14", f"out={out}", f"soundfont={font}", f"fluidsynth={exe}"]) != 0
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1
+    assert "fluidsynth not found" in err and f"soundfont not found: {font}" in err
+    assert "install_system_deps.sh" in err
+    assert not out.exists()
+
+
+def test_a_typo_in_the_pieces_is_answered_before_the_system_check(tmp_path, capsys):
+    exe = tmp_path / "none" / "fluidsynth"
+    assert main(["piano14", "pieces=nope", f"out={tmp_path}", f"fluidsynth={exe}"]) != 0
+    assert "unknown piece id" in capsys.readouterr().err
 
 
 def test_missing_soundfont_and_bad_options_exit_non_zero(tmp_path, capsys):

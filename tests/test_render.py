@@ -7,10 +7,10 @@ import numpy as np
 import pytest
 import soundfile as sf
 from music21 import bar, clef, instrument, meter, note, stream, tempo
+from system_parts import needs_synth
 
 from pianodiff.data.render import (
     DRUM_CHANNEL,
-    SOUNDFONTS,
     RenderError,
     Synth,
     check_synth,
@@ -20,9 +20,6 @@ from pianodiff.data.render import (
     score_to_midi,
 )
 
-needs_synth = pytest.mark.skipif(
-    not SOUNDFONTS["musescore"].is_file(), reason="musescore-general-soundfont not installed"
-)
 PEAK_16 = round(10 ** (-1 / 20) * 32767)  # -1 dBFS in 16-bit
 
 

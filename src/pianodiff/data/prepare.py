@@ -35,7 +35,7 @@ from pianodiff.core.audio import AudioError, atomic_path
 from pianodiff.data import melodies, piano14
 from pianodiff.data.convert import convert_folder, find_audio
 from pianodiff.data.piano14 import SPLITS, Piece
-from pianodiff.data.render import RenderError, Synth, check_synth, render_piece, resolve_soundfont
+from pianodiff.data.render import RenderError, Synth, check_synth, render_piece, soundfont_path
 
 FIELDS = (
     "piece_id",
@@ -156,9 +156,9 @@ def prepare_set(
         raise ValueError(f"unknown data set {name!r}; choose one of {', '.join(SETS)}")
     table_of, select = SETS[name]
     out = Path(out)
-    synth = Synth(resolve_soundfont(soundfont), fluidsynth)
+    synth = Synth(soundfont_path(soundfont), fluidsynth)
+    chosen = select(pieces)  # the user's own words first: a typo is answered on any machine
     check_synth(synth)
-    chosen = select(pieces)
     table = table_of()
     final, partial = out / "manifest.csv", out / "manifest.partial.csv"
     rows = {**read_manifest(final), **read_manifest(partial)}

@@ -59,22 +59,37 @@ class Synth:
     fluidsynth: str = "fluidsynth"
 
 
+def soundfont_path(name: str) -> Path:
+    """A soundfont's path by short name (``musescore``, ``fluidr3``) or as given; unchecked."""
+    return SOUNDFONTS.get(name, Path(name))
+
+
 def resolve_soundfont(name: str) -> Path:
-    """A soundfont by short name (``musescore``, ``fluidr3``) or by file path."""
-    path = SOUNDFONTS.get(name, Path(name))
+    """A soundfont by short name (``musescore``, ``fluidr3``) or by file path; must exist."""
+    path = soundfont_path(name)
     if not path.is_file():
         raise RenderError(f"soundfont not found: {path}; {INSTALL_HINT}")
     return path
 
 
-def check_synth(synth: Synth) -> str:
-    """Return the FluidSynth executable's full path or raise a one-line RenderError."""
-    exe = shutil.which(synth.fluidsynth)
-    if exe is None:
-        raise RenderError(f"fluidsynth not found ({synth.fluidsynth}); {INSTALL_HINT}")
+def missing_parts(synth: Synth) -> list[str]:
+    """What of FluidSynth and its soundfont this machine lacks, each as a short phrase."""
+    missing = []
+    if shutil.which(synth.fluidsynth) is None:
+        missing.append(f"fluidsynth not found ({synth.fluidsynth})")
     if not Path(synth.soundfont).is_file():
-        raise RenderError(f"soundfont not found: {synth.soundfont}; {INSTALL_HINT}")
-    return exe
+        missing.append(f"soundfont not found: {synth.soundfont}")
+    return missing
+
+
+def check_synth(synth: Synth) -> str:
+    """Return the FluidSynth executable's full path, or raise one RenderError line that
+    names everything missing (the program and the soundfont alike) and the install
+    command, so a user installs once rather than meeting the next gap on the next run."""
+    missing = missing_parts(synth)
+    if missing:
+        raise RenderError(f"{'; '.join(missing)}; {INSTALL_HINT}")
+    return str(shutil.which(synth.fluidsynth))
 
 
 def load_score(corpus_path: str, measures: int | None = None):
