@@ -45,14 +45,14 @@ from pianodiff.checkpoint.warm_start import initial_weights  # noqa: E402
 from pianodiff.core.audio import read_audio  # noqa: E402
 from pianodiff.data.dataset import find_audio_files  # noqa: E402
 from pianodiff.evaluation.reference_loss import average_power_spectrum  # noqa: E402
-from pianodiff.evaluation.training_probe import (  # noqa: E402
+from pianodiff.generation.configs import build_plan  # noqa: E402
+from pianodiff.measures.listening import sample_measures  # noqa: E402
+from studies.training_probe import (  # noqa: E402
     held_out_crops,
     losses_by_noise_level,
     mean_measures,
-    sample_measures,
     unconditional,
 )
-from pianodiff.generation.configs import build_plan  # noqa: E402
 
 # lever name -> overrides of experiment=piano14_cpu (each run also gets the common ones)
 LEVERS: dict[str, list[str]] = {

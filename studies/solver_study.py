@@ -18,8 +18,9 @@ from pathlib import Path
 import torch
 
 from pianodiff.api import Generator
-from pianodiff.evaluation.training_probe import mean_measures, sample_measures
 from pianodiff.generation.geometry import Geometry
+from pianodiff.measures.listening import sample_measures
+from studies.training_probe import mean_measures
 
 BUNDLED = Path(__file__).resolve().parents[1] / "checkpoints" / "piano14-small"
 GEOMETRY = Geometry(window_seconds=2.0, context_seconds=0.5, crossfade_seconds=0.05)

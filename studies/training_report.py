@@ -32,13 +32,10 @@ from pianodiff.evaluation.reference_loss import (  # noqa: E402
     average_power_spectrum,
     held_out_losses,
 )
-from pianodiff.evaluation.training_probe import (  # noqa: E402
-    held_out_crops,
-    sample_measures,
-    unconditional,
-)
 from pianodiff.generation.configs import build_plan  # noqa: E402
+from pianodiff.measures.listening import sample_measures  # noqa: E402
 from pianodiff.tracking.generate_run import read_offline_records  # noqa: E402
+from studies.training_probe import held_out_crops, unconditional  # noqa: E402
 
 
 def run_history(run_dir: Path) -> list[dict[str, float]]:

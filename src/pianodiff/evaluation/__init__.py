@@ -1,4 +1,4 @@
-"""The pieces of the ``python -m pianodiff.evaluate`` harness and the training probes.
+"""The pieces of the ``python -m pianodiff.evaluate`` harness.
 
 One concept per module (definitions in docs/evaluation.md; the signal measures themselves
 live in ``pianodiff.measures``):
@@ -10,7 +10,6 @@ live in ``pianodiff.measures``):
     run_cases.py       one case through the public API, measured
     influence.py       prompt influence: same-seed continuations of two different prompts
     reference_loss.py  "predict zero" and Wiener-filter reference losses for ε-prediction
-    training_probe.py  unconditional samples and their measures during and after training
     report.py          summaries, tables, plots and the W&B table of a run
 
 This package imports nothing heavy on purpose: import the module you need.

@@ -10,6 +10,7 @@ One concept per module (definitions in docs/evaluation.md):
     onsets.py          spectral-flux onset detection and onset rate
     notes.py           basic-pitch's transcriber (ONNX, optional extra): note frames, notes/s
     note_events.py     basic-pitch's note creation from its activations, in numpy
+    listening.py       a sample's tonality, onset rate and note measures (training's demos)
 
 These modules read tensors and ``pianodiff.core.audio`` only (docs/architecture.md). Nothing
 heavy is imported here: import the module you need.

@@ -27,8 +27,8 @@ from pianodiff.diffusion.context import InpaintContext
 from pianodiff.diffusion.denoiser import Denoiser
 from pianodiff.diffusion.plan import PlanBuilder, fast_plan
 from pianodiff.diffusion.sampler import sample
-from pianodiff.evaluation.training_probe import sample_measures
 from pianodiff.inpaint.replacement import Replacement
+from pianodiff.measures.listening import sample_measures
 
 
 def save_mel_png(audio: torch.Tensor, path: Path, title: str) -> Path:

@@ -1,4 +1,4 @@
-"""Held-out losses by noise level and unconditional samples (evaluation/training_probe.py)."""
+"""Held-out losses by noise level and unconditional samples (studies/training_probe.py)."""
 
 from __future__ import annotations
 
@@ -9,12 +9,13 @@ import torch
 from pianodiff.diffusion.plan import ddim_plan
 from pianodiff.diffusion.schedule import linear_schedule
 from pianodiff.evaluation.reference_loss import average_power_spectrum, wiener_eps
-from pianodiff.evaluation.training_probe import (
+from pianodiff.nets import DiffWave
+from studies.training_probe import (
     held_out_crops,
     losses_by_noise_level,
+    mean_measures,
     unconditional,
 )
-from pianodiff.nets import DiffWave
 
 SCHEDULE = linear_schedule(num_steps=20, beta_start=1e-4, beta_end=0.2)
 
@@ -68,3 +69,12 @@ def test_unconditional_sample_has_the_requested_length():
     audio = unconditional(net, ddim_plan(SCHEDULE, 4), seconds=0.1, seed=0)
     assert audio.shape == (2205,)
     assert torch.isfinite(audio).all()
+
+
+def test_mean_measures_averages_the_keys_every_row_has():
+    rows = [
+        {"tonality": 0.1, "onset_rate": 2.0, "note_frames": 0.8},
+        {"tonality": 0.3, "onset_rate": 4.0},
+    ]
+    assert mean_measures(rows) == pytest.approx({"tonality": 0.2, "onset_rate": 3.0})
+    assert mean_measures([]) == {}

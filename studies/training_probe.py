@@ -1,9 +1,9 @@
 """Probes of a model under training: held-out losses by noise level and unconditional samples.
 
-Shared by ``studies/training_report.py`` (one run) and ``studies/lever_study.py`` (a study
-of runs), so that every figure in docs/training-on-cpu.md comes from the same crops, the
-same noise draws, the same sampler and the same sample measures (tonality, onset rate and,
-with the optional notes extra, the transcriber's note frames and notes per second).
+Shared by ``studies/training_report.py`` (one run), ``studies/lever_study.py`` (a study of
+runs) and ``studies/solver_study.py``, so that every figure of the studies comes from the
+same crops, the same noise draws, the same sampler and the same sample measures
+(``pianodiff.measures.listening.sample_measures``).
 """
 
 from __future__ import annotations
@@ -21,9 +21,6 @@ from pianodiff.diffusion.sampler import sample
 from pianodiff.diffusion.schedule import NoiseSchedule
 from pianodiff.evaluation.reference_loss import held_out_draws, reference_losses
 from pianodiff.inpaint.replacement import Replacement
-from pianodiff.measures.notes import note_metrics
-from pianodiff.measures.onsets import onset_rate
-from pianodiff.measures.tonality import tonality
 
 
 def held_out_crops(folder: str | Path, count: int = 32, seconds: float = 0.5) -> torch.Tensor:
@@ -82,17 +79,6 @@ def unconditional(net: torch.nn.Module, plan, seconds: float, seed: int) -> torc
     gen = torch.Generator().manual_seed(seed)
     ctx = InpaintContext(known=torch.zeros_like(mask), mask=mask, plan=plan, generator=gen)
     return sample(Denoiser(net), Replacement(), ctx)[0]
-
-
-def sample_measures(audio: torch.Tensor, sample_rate: int = SAMPLE_RATE) -> dict[str, float]:
-    """What a listener would notice in (T,) audio: ``tonality`` (≈ 0.56 noise, ≈ 0.03
-    piano), ``onset_rate`` (per s) and, when the notes extra is installed, ``note_frames``
-    and ``notes_per_s`` from the transcriber (without it one line says the measure is off)."""
-    return {
-        "tonality": tonality(audio, sample_rate),
-        "onset_rate": onset_rate(audio, sample_rate),
-        **note_metrics(audio, sample_rate),
-    }
 
 
 def mean_measures(rows: list[dict[str, float]]) -> dict[str, float]:
