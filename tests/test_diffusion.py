@@ -12,7 +12,6 @@ from pianodiff.diffusion.process import (
     ddim_sigma,
     eps_from_x0,
     forward_step,
-    posterior_mean_variance,
     q_sample,
     reverse_step,
     x0_from_eps,
@@ -23,6 +22,18 @@ from pianodiff.diffusion.schedule import (
     linear_schedule,
     log_snr_schedule,
 )
+
+
+def posterior_mean_variance(
+    x0: torch.Tensor, x_t: torch.Tensor, alpha_bar: float, alpha_bar_prev: float
+) -> tuple[torch.Tensor, float]:
+    """Mean and variance of q(x_{t−1} | x_t, x0) (Ho eq. 6–7), with β = 1 − ᾱ/ᾱ_prev: the
+    closed form the reverse step is checked against."""
+    beta = 1.0 - alpha_bar / alpha_bar_prev
+    coef_x0 = math.sqrt(alpha_bar_prev) * beta / (1.0 - alpha_bar)
+    coef_xt = math.sqrt(1.0 - beta) * (1.0 - alpha_bar_prev) / (1.0 - alpha_bar)
+    variance = (1.0 - alpha_bar_prev) / (1.0 - alpha_bar) * beta
+    return coef_x0 * x0 + coef_xt * x_t, variance
 
 
 def test_linear_schedule_closed_form():

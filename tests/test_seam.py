@@ -11,7 +11,6 @@ from conftest import tone
 from pianodiff.measures.seam import (
     HOP,
     frame_changes,
-    random_cut_scores,
     seam_score,
     seam_scores,
 )
@@ -44,9 +43,3 @@ def test_scores_of_several_seams_and_edges():
     assert len(scores) == 4 and all(s >= 0 and math.isfinite(s) for s in scores)
     with pytest.raises(ValueError):
         seam_scores(wav.expand(2, -1), [SR])
-
-
-def test_random_cut_scores_of_natural_audio():
-    wav = torch.from_numpy(tone(3.0))
-    scores = random_cut_scores(wav, count=20, generator=torch.Generator().manual_seed(0))
-    assert len(scores) == 20 and all(math.isfinite(s) for s in scores)

@@ -19,7 +19,7 @@ from pianodiff.generation.engine import WindowedGenerator
 from pianodiff.generation.errors import GenerationError
 from pianodiff.generation.geometry import Geometry, layout
 from pianodiff.generation.plugins import GenerationPlugin
-from pianodiff.generation.windows import context_batch, gap_mask, join
+from pianodiff.generation.windows import context_batch, join
 
 SR = 22050
 CONF = Path(pianodiff.__file__).parent / "conf"
@@ -57,7 +57,6 @@ def test_masks_and_join():
     known, mask = context_batch(tail, 3, batch=2)
     assert known.shape == mask.shape == (2, 7)
     assert mask[0].tolist() == [1, 1, 1, 1, 0, 0, 0] and known[1, :4].tolist() == tail.tolist()
-    assert gap_mask(6, 2, 4)[0].tolist() == [1, 1, 0, 0, 1, 1]
     existing = torch.ones(10)
     window = torch.full((7,), 3.0)
     hard = join(existing, window, context=4, crossfade=0)

@@ -39,18 +39,6 @@ def eps_from_x0(x_t: torch.Tensor, alpha_bar: Scalar, x0: torch.Tensor) -> torch
     return (x_t - _sqrt(alpha_bar) * x0) / _sqrt(1.0 - alpha_bar)
 
 
-def posterior_mean_variance(
-    x0: torch.Tensor, x_t: torch.Tensor, alpha_bar: Scalar, alpha_bar_prev: Scalar
-) -> tuple[torch.Tensor, Scalar]:
-    """Mean and variance of q(x_{t−1} | x_t, x0) (Ho eq. 6–7), with β = 1 − ᾱ/ᾱ_prev."""
-    beta = 1.0 - alpha_bar / alpha_bar_prev
-    alpha = 1.0 - beta
-    coef_x0 = _sqrt(alpha_bar_prev) * beta / (1.0 - alpha_bar)
-    coef_xt = _sqrt(alpha) * (1.0 - alpha_bar_prev) / (1.0 - alpha_bar)
-    variance = (1.0 - alpha_bar_prev) / (1.0 - alpha_bar) * beta
-    return coef_x0 * x0 + coef_xt * x_t, variance
-
-
 def ddim_sigma(alpha_bar: Scalar, alpha_bar_prev: Scalar, eta: float) -> Scalar:
     """σ of one generalised reverse step (Song et al. 2021, eq. 16).
 

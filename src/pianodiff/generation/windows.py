@@ -22,13 +22,6 @@ def context_batch(
     return known, mask
 
 
-def gap_mask(length: int, start: int, stop: int, batch: int = 1) -> torch.Tensor:
-    """A gap-filling mask (batch, length): known everywhere except [start, stop)."""
-    mask = torch.ones(batch, length)
-    mask[:, start:stop] = 0.0
-    return mask
-
-
 def fade_in(length: int, device: torch.device | str = "cpu") -> torch.Tensor:
     """Raised-cosine ramp 0 → 1 of ``length`` samples (equal gain: the two signals agree)."""
     k = torch.arange(length, device=device, dtype=torch.float32)

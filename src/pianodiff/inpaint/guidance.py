@@ -58,16 +58,14 @@ class ReconstructionGuidance(Inpainter):
                 "guidance needs autograd: run generation under torch.no_grad(), "
                 "not torch.inference_mode()"
             )
-        alpha_bar = ctx.alpha_bar(level)
         if self.xi > 0:
-            eps, x0 = self._guided_estimate(denoiser, x_t, level, ctx)
+            _, x0 = self._guided_estimate(denoiser, x_t, level, ctx)
+            if ctx.clip_x0:
+                x0 = x0.clamp(-1.0, 1.0)
         else:
-            eps = denoiser(x_t, float(ctx.plan.net_steps[level]))
-            x0 = x0_from_eps(x_t, alpha_bar, eps)
-        if ctx.clip_x0:
-            x0 = x0.clamp(-1.0, 1.0)
+            _, x0 = model_estimate(denoiser, x_t, level, ctx)  # clamps x̂0 when clip_x0
         x0 = keep_known(ctx.known, x0, ctx)  # data consistency
-        return eps_from_x0(x_t, alpha_bar, x0), x0
+        return eps_from_x0(x_t, ctx.alpha_bar(level), x0), x0
 
     def _guided_estimate(
         self, denoiser: Denoiser, x_t: torch.Tensor, level: int, ctx: InpaintContext

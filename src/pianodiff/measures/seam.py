@@ -63,17 +63,3 @@ def seam_scores(
 def seam_score(waveform: torch.Tensor, seam: int, sample_rate: int = SAMPLE_RATE) -> float:
     """The seam score of one seam at sample ``seam`` of a mono (T,) waveform."""
     return seam_scores(waveform, [seam], sample_rate)[0]
-
-
-def random_cut_scores(
-    waveform: torch.Tensor,
-    count: int = 100,
-    generator: torch.Generator | None = None,
-    sample_rate: int = SAMPLE_RATE,
-) -> list[float]:
-    """Scores at ``count`` random cut points of natural audio: the reference distribution."""
-    margin = (RADIUS_FRAMES + 1) * HOP
-    if waveform.shape[-1] <= 2 * margin:
-        raise ValueError("audio too short for random cut points")
-    cuts = torch.randint(margin, waveform.shape[-1] - margin, (count,), generator=generator)
-    return seam_scores(waveform, [int(c) for c in cuts], sample_rate)

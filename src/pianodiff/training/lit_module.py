@@ -29,8 +29,6 @@ from pianodiff.diffusion.process import q_sample
 from pianodiff.diffusion.schedule import NoiseSchedule
 from pianodiff.training.ema import EMA
 
-"""Key of the resolved model/diffusion config inside a Lightning checkpoint."""
-
 LOSSES = ("l1", "l2")
 LOSS_WEIGHTS = ("none", "min_snr")
 
