@@ -66,6 +66,7 @@ def test_checkpoint_carries_config_and_export_is_bit_exact(trained, tmp_path):
     assert meta.steps == 3 and meta.sample_rate == 22050 and meta.train_hours > 0
     assert "val/loss" in meta.val_losses and "cpu" in meta.hardware
     assert torch.backends.cpu.get_cpu_capability() in meta.hardware and "files" in meta.data
+    assert meta.data.startswith("audio: ")  # the data folder by name, not the builder's path
     for name, tensor in auto.net.state_dict().items():
         assert torch.equal(tensor, ema[name]), name
 

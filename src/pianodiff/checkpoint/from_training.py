@@ -32,6 +32,19 @@ from pianodiff.checkpoint.export import (
 EMA_PREFIX = "ema.net."
 
 
+def recorded_path(path: str | Path) -> str:
+    """``path`` as an export's meta records it, never the builder's absolute path: relative to
+    the working directory when it lies inside it (``outputs/<name>/<run>/checkpoints/last.ckpt``),
+    else from its run folder on (``<run>/checkpoints/last.ckpt``) or, for anything else, its
+    name alone."""
+    full = Path(path).resolve()
+    cwd = Path.cwd().resolve()
+    if full.is_relative_to(cwd) and full != cwd:
+        return full.relative_to(cwd).as_posix()
+    keep = 3 if full.parent.name == "checkpoints" and len(full.parts) > 3 else 1
+    return Path(*full.parts[-keep:]).as_posix()
+
+
 def hardware_description(device: torch.device | str = "cpu") -> str:
     """A short description of the training hardware, e.g. 'cuda: NVIDIA H100 x1' or
     'cpu: AMD EPYC (AVX512), 2 threads'. The vector ISA torch dispatches to is named because
@@ -118,7 +131,7 @@ def export_checkpoint(
         {
             "sample_rate": SAMPLE_RATE,
             "steps": int(ckpt.get("global_step", 0)),
-            "source_checkpoint": str(Path(ckpt_path).resolve()),
+            "source_checkpoint": recorded_path(ckpt_path),
         }
     )
     clock = ckpt.get("callbacks", {})
@@ -191,5 +204,6 @@ def _describe_data(trainer: L.Trainer) -> str:
     if dm is None or not getattr(dm, "train_clips", None):
         return "unknown"
     seconds = sum(len(c.audio) for c in dm.train_clips) / dm.sample_rate
-    root = dm.root if dm.root is None or isinstance(dm.root, str) else " + ".join(map(str, dm.root))
+    roots = [] if dm.root is None else [dm.root] if isinstance(dm.root, str | Path) else dm.root
+    root = " + ".join(recorded_path(r) for r in roots)
     return f"{root or type(dm).__name__}: {len(dm.train_clips)} files, {seconds / 60:.1f} min"
