@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import torch
 
 from pianodiff.diffusion.plan import SamplingPlan
+
+if TYPE_CHECKING:
+    from pianodiff.diffusion.guide import X0Guide
 
 
 @dataclass
@@ -20,6 +24,8 @@ class InpaintContext:
         plan: the sampling plan being walked.
         generator: the random generator every noise draw uses (seeded determinism).
         clip_x0: clamp x̂0 to [−1, 1] (and make ε̂ consistent with it).
+        guide: an optional x̂0 guide the loop applies after every estimate
+            (``diffusion/guide.py``; e.g. harmony guidance); None leaves x̂0 as predicted.
     """
 
     known: torch.Tensor
@@ -27,6 +33,7 @@ class InpaintContext:
     plan: SamplingPlan
     generator: torch.Generator | None = None
     clip_x0: bool = True
+    guide: X0Guide | None = None
 
     def noise(self, like: torch.Tensor) -> torch.Tensor:
         """Standard normal noise shaped like ``like``, drawn from the context's generator."""

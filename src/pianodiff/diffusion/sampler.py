@@ -1,7 +1,8 @@
 """The single reverse loop of pianodiff.
 
 It walks the list of levels an inpainter asks for (down: one step of the plan's solver; up:
-one forward re-noise step, for RePaint), calls the inpainter's hooks, and reports every
+one forward re-noise step, for RePaint), calls the inpainter's hooks and the context's x̂0
+guide (``diffusion/guide.py``) when it has one, and reports every
 step to an optional callback. It holds no inpainting logic, no step rule of its own
 (``diffusion/solvers/``) and no I/O.
 
@@ -12,7 +13,7 @@ Callback payload (one dict per move of the walk; tensors are the live ones, copy
     t            the network step input at ``level`` (float)
     alpha_bar    ᾱ at ``level``
     x_t          (B, T) the sample at ``level`` after the inpainter's ``prepare``
-    x0_hat       (B, T) the model's clean estimate (down moves), else None
+    x0_hat       (B, T) the model's clean estimate, after the guide (down moves), else None
     known_mask   (B, T) the context's mask
     nfe          network evaluations so far
     plus whatever ``inpainter.describe(level, ctx)`` returns (e.g. {"lambda": 0.3})
@@ -27,6 +28,7 @@ import torch
 
 from pianodiff.diffusion.context import InpaintContext
 from pianodiff.diffusion.denoiser import Denoiser
+from pianodiff.diffusion.guide import apply_guide
 from pianodiff.diffusion.hooks import Inpainter
 from pianodiff.diffusion.process import forward_step
 from pianodiff.diffusion.solvers.step import Estimate, SolverStep
@@ -77,6 +79,7 @@ def sample(
         if nxt == level - 1:
             x = inpainter.prepare(x, level, ctx)
             eps, x0_hat = inpainter.predict(denoiser, x, level, ctx)
+            eps, x0_hat = apply_guide(x, eps, x0_hat, level, ctx)  # ctx.guide, if any
             step = SolverStep(x, eps, x0_hat, ab, ab_next, plan.eta, ctx.noise, previous)
             x_next = plan.solver(step)
             previous = Estimate(x0_hat, ab)

@@ -8,8 +8,10 @@ samples are kept exactly up to the first crossfade.
 Each extension window is an inpainting problem: its head is the tail of the audio so far
 (known), the rest is sampled by the chosen Inpainter over the chosen SamplingPlan. With
 ``candidates = N`` every window is sampled N times in one batch and the candidate whose
-join has the lowest seam score is kept; the cost meter counts all N. The loop holds no
-I/O; plugins hear about every window and every sampler step.
+join has the lowest seam score is kept; the cost meter counts all N. With ``harmony``
+(``inpaint/harmony.py``) every extension window's reverse process is nudged toward the
+pitch profile of the whole prompt (or of all audio so far): the engine is where that audio
+is known. The loop holds no I/O; plugins hear about every window and every sampler step.
 """
 
 from __future__ import annotations
@@ -28,16 +30,20 @@ from pianodiff.generation.cost import CostMeter
 from pianodiff.generation.geometry import Geometry, WindowSpan, layout
 from pianodiff.generation.plugins import GenerationPlugin, WindowEvent
 from pianodiff.generation.windows import context_batch, join
+from pianodiff.inpaint.harmony import Harmony, HarmonyGuide
 from pianodiff.inpaint.replacement import Replacement
 from pianodiff.measures.seam import N_FFT, frame_changes, seam_scores_from_changes
 
 SEAM_EXCERPT_SECONDS = 2.0  # audio each side of a seam used to rank candidates
 
 
-def prompt_tail_seconds(geometry: Geometry) -> float:
+def prompt_tail_seconds(geometry: Geometry, harmony: Harmony | None = None) -> float | None:
     """The end of a prompt that the new audio depends on: the first window's context and the
     excerpt its candidates are ranked on (and a margin for resampling at the edge). Reading
-    only this much of a recording gives the same new audio as reading all of it."""
+    only this much of a recording gives the same new audio as reading all of it. None when
+    harmony guidance is on: its target is the whole prompt's profile, so read all of it."""
+    if harmony is not None and harmony.active:
+        return None
     return max(geometry.window_seconds, SEAM_EXCERPT_SECONDS) + 0.05
 
 
@@ -84,6 +90,7 @@ class WindowedGenerator:
         candidates: continuations sampled per window (one batch); the best seam is kept.
         plugin: receives window events and step payloads.
         sample_rate: audio rate in Hz.
+        harmony: harmony guidance settings; None (or strength 0) samples without it.
     """
 
     def __init__(
@@ -97,6 +104,7 @@ class WindowedGenerator:
         plugin: GenerationPlugin | None = None,
         sample_rate: int = SAMPLE_RATE,
         clip_x0: bool = True,
+        harmony: Harmony | None = None,
     ):
         if candidates < 1:
             raise ValueError("candidates must be >= 1")
@@ -109,6 +117,8 @@ class WindowedGenerator:
         self.plugin = plugin or GenerationPlugin()
         self.sample_rate, self.clip_x0 = sample_rate, clip_x0
         self.window, self.context, self.crossfade = geometry.samples(sample_rate)
+        self.harmony = harmony if harmony is not None and harmony.active else None
+        self._prompt_guide: HarmonyGuide | None = None
 
     @property
     def device(self) -> torch.device:
@@ -146,6 +156,7 @@ class WindowedGenerator:
                 "candidates": self.candidates,
                 # every network evaluation of the run, each candidate counted
                 "total_nfe": base_nfe + walk_nfe * self.candidates * len(spans),
+                "harmony": self.harmony.record() if self.harmony else None,
             }
         )
         cost = CostMeter()
@@ -154,15 +165,24 @@ class WindowedGenerator:
         else:
             base = ground.to(self.device, torch.float32)
         out = LongAudio(audio=base, base_samples=len(base), cost=cost, prompt_samples=len(base))
+        self._prompt_guide = (
+            self.harmony.guide_for(base, self.sample_rate) if self.harmony else None
+        )
         offset = num_windows - len(spans)
         for span in spans:
             self._extend(out, span, span.index + offset, num_windows)
         return out if include_prompt else out.without_prompt()
 
     def _sample(
-        self, known, mask, index: int, num_windows: int, inpainter: Inpainter
+        self,
+        known,
+        mask,
+        index: int,
+        num_windows: int,
+        inpainter: Inpainter,
+        guide: HarmonyGuide | None = None,
     ) -> tuple[torch.Tensor, int]:
-        ctx = InpaintContext(known, mask, self.plan, self.generator, self.clip_x0)
+        ctx = InpaintContext(known, mask, self.plan, self.generator, self.clip_x0, guide)
         before = self.denoiser.nfe
 
         def on_step(payload: dict) -> None:
@@ -200,7 +220,7 @@ class WindowedGenerator:
         self.plugin.on_window(WindowEvent("start", *info, seam=seam))
         tail = out.audio[seam - span.context :]
         known, mask = context_batch(tail, span.new, self.candidates)
-        x, nfe = self._sample(known, mask, index, num_windows, self.inpainter)
+        x, nfe = self._sample(known, mask, index, num_windows, self.inpainter, self._guide(out))
         self._record(out.cost, nfe, span.length, span.new, self.inpainter, x.shape[0])
         scores, best = self._rank(out.audio, x, span)
         out.audio = join(out.audio, x[best], span.context, self.crossfade)
@@ -211,6 +231,12 @@ class WindowedGenerator:
                 "end", *info, seam=seam, nfe=nfe, seam_scores=scores, chosen=best, audio=x[best]
             )
         )
+
+    def _guide(self, out: LongAudio) -> HarmonyGuide | None:
+        """The harmony guide of the next window: toward the prompt, or all audio so far."""
+        if self.harmony is None or self.harmony.source == "prompt":
+            return self._prompt_guide
+        return self.harmony.guide_for(out.audio, self.sample_rate)
 
     def _rank(
         self, existing: torch.Tensor, batch: torch.Tensor, span: WindowSpan
