@@ -6,15 +6,16 @@ exit status 2, and happens before Hydra makes a run folder (the working folder s
 
 from __future__ import annotations
 
+import ast
 import importlib
 import sys
 
 import pytest
 from omegaconf import OmegaConf
 
-from pianodiff.cli.help import _leaves
+from pianodiff.cli.help import leaves
 from pianodiff.cli.strict import check_command_line, own_groups
-from pianodiff.generation.configs import CONF_DIR
+from pianodiff.conf import CONF_DIR
 
 
 def _run(entry: str, args: list[str], cwd, monkeypatch, capsys) -> tuple[int, list[str], str]:
@@ -49,7 +50,7 @@ REFUSED = [
     (
         "generate",
         ["sampler=fsat"],
-        "'fsat' (did you mean fast?); choose one of: ddim, ddpm, dpmpp_2m, fast",
+        "'fsat' (did you mean fast?); choose one of: ddim, ddpm, dpmpp_2m",
     ),
     ("generate", ["geometry=orignal"], "choose one of: default, original"),
     ("generate", ["sampler=ddim", "sampler.num_step=3"], "nearest valid keys: sampler.num_steps"),
@@ -103,6 +104,22 @@ REFUSED = [
     ),
     ("evaluate", ["extender=repaint"], "unknown key 'extender' for evaluate"),
     ("evaluate", ["gap.gaps=[100]"], "nearest valid keys: gap.gaps_ms"),
+    (
+        "evaluate",
+        ["sampler_params={ddim:{num_steps:2}}"],
+        "Hydra cannot merge; write them one by one: +sampler_params.ddim.num_steps=2",
+    ),
+    (
+        "evaluate",
+        ["sampler_params={ddmi:{num_steps:2}}"],
+        "in sampler_params={ddmi:{num_steps:2}}: unknown sampler 'ddmi' in sampler_params",
+    ),
+    (
+        "generate",
+        ["wandb={enabld:false}"],
+        "in wandb={enabld:false}: unknown key 'wandb.enabld' for generate; nearest valid keys: "
+        "wandb.enabled",
+    ),
 ]
 
 
@@ -141,6 +158,7 @@ ACCEPTED = [
     ),
     ("evaluate", ["extenders=[replacement,repaint]", "+extender_params.repaint.n_resample=3"]),
     ("evaluate", ["extenders=repaint", "samplers=[ddim]", "+sampler_params.ddim.num_steps=4"]),
+    ("generate", ["wandb={enabled:false,mode:offline}"]),  # a mapping of keys it has
 ]
 
 
@@ -177,10 +195,33 @@ def test_help_lists_its_own_groups_and_options_one_line_each(entry, tmp_path, mo
         chosen = [d[group] for d in items if isinstance(d, dict) and group in d]
         assert chosen[0] is None or f"{chosen[0]}*" in line
     # Every option of the primary config: one line, with a description and its default.
-    options = [k for k, _ in _leaves(OmegaConf.load(CONF_DIR / f"{entry}.yaml"))
+    raw = OmegaConf.to_container(OmegaConf.load(CONF_DIR / f"{entry}.yaml"))
+    options = [k for k, _ in leaves(raw)
                if k.split(".")[0] not in ("defaults", "hydra")]  # fmt: skip
     assert options
     for key in options:
         (line,) = [ln for ln in lines if ln.startswith(f"  {key} ")]
         description = line[len(key) + 2 :].rsplit("[", 1)[0].strip()
         assert description, f"{key} has no description in conf/{entry}.yaml"
+
+
+def test_the_checker_uses_only_public_hydra_and_omegaconf():
+    """Nothing in src/ imports Hydra's internals; the command-line room reads configs as
+    plain containers, never through OmegaConf's private node accessors."""
+    package = CONF_DIR.parent
+    for path in sorted(package.rglob("*.py")):
+        tree = ast.parse(path.read_text(), filename=str(path))
+        for node in ast.walk(tree):
+            names = (
+                [a.name for a in node.names]
+                if isinstance(node, ast.Import)
+                else [node.module or ""]
+                if isinstance(node, ast.ImportFrom)
+                else []
+            )
+            assert not any(n.startswith("hydra._internal") for n in names), path
+            if isinstance(node, ast.Constant) and isinstance(node.value, str):
+                assert "hydra._internal" not in node.value, path
+    for path in sorted((package / "cli").glob("*.py")):
+        text = path.read_text()
+        assert "_get_node" not in text and "._value" not in text, path

@@ -21,11 +21,11 @@ from dataclasses import dataclass, field
 
 from omegaconf import DictConfig
 
+from pianodiff.conf import ConfigError
+
+__all__ = ["ConfigError", "Entrypoint", "PreflightError", "USAGE_ERROR", "run"]
+
 USAGE_ERROR = 2  # the exit status of a refused command line (as argparse uses)
-
-
-class ConfigError(ValueError):
-    """A command line the entrypoint cannot run; the message is one line with the fix."""
 
 
 @dataclass(frozen=True)

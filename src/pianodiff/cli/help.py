@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import Any
 
-from omegaconf import DictConfig, ListConfig, OmegaConf
+from omegaconf import OmegaConf
 
 from pianodiff.cli import Entrypoint
 from pianodiff.cli.strict import own_groups
-from pianodiff.generation.configs import CONF_DIR, group_choices
+from pianodiff.conf import CONF_DIR, group_choices, load_group, primary_defaults
 
 KEY_LINE = re.compile(r"^(?P<indent>\s*)(?P<dash>-\s+)?(?P<key>[\w/ ]+?):(?P<rest>.*)$")
 WIDTH = 18  # narrowest column of the option descriptions
@@ -46,21 +47,20 @@ def yaml_comments(path: str | Path) -> dict[str, str]:
     return comments
 
 
-def _leaves(node: DictConfig, prefix: str = "") -> list[tuple[str, str]]:
-    """(dotted key, default as written) of every leaf option, Hydra's ``_x_`` keys left out."""
+def leaves(node: dict[str, Any], prefix: str = "") -> list[tuple[str, str]]:
+    """(dotted key, default as written) of every leaf option of a config read as plain
+    containers (``OmegaConf.to_container(..., resolve=False)``), Hydra's ``_x_`` keys left
+    out; an empty mapping or a list is one option."""
     out = []
-    for key in node:
+    for key, child in node.items():
         key = str(key)
         if key.startswith("_") and key.endswith("_"):
             continue
-        child = node._get_node(key)
         name = f"{prefix}{key}"
-        if isinstance(child, DictConfig) and len(child) > 0:
-            out += _leaves(child, f"{name}.")
-        elif isinstance(child, ListConfig | DictConfig):
-            out.append((name, _flow(OmegaConf.to_container(child, resolve=False))))
+        if isinstance(child, dict) and child:
+            out += leaves(child, f"{name}.")
         else:
-            out.append((name, _flow(child._value())))
+            out.append((name, _flow(child)))
     return out
 
 
@@ -85,7 +85,8 @@ def help_text(entry: Entrypoint) -> str:
     """The help of ``entry``: usage, groups and options (one line each), Hydra's flags."""
     primary = CONF_DIR / f"{entry.config_name}.yaml"
     comments = yaml_comments(primary)
-    raw = OmegaConf.load(primary)
+    raw = OmegaConf.to_container(OmegaConf.load(primary), resolve=False)
+    assert isinstance(raw, dict)
     lines = [
         f"python -m pianodiff.{entry.name} [group=option ...] [key=value ...]",
         "",
@@ -93,11 +94,7 @@ def help_text(entry: Entrypoint) -> str:
     ]
     if entry.examples:
         lines += ["", "Examples:", *(f"  {e}" for e in entry.examples)]
-    defaults = {}
-    for item in raw.get("defaults") or []:
-        if isinstance(item, DictConfig):
-            for key, value in item.items():
-                defaults[str(key)] = value
+    defaults = primary_defaults(entry.config_name)
     groups = own_groups(entry.config_name)
     if groups:
         lines += ["", "Config groups (group=option; * marks the default):"]
@@ -115,7 +112,7 @@ def help_text(entry: Entrypoint) -> str:
             f"{_example_setting(groups)}); --cfg job prints the composed config."
         )
     lines += ["", "Options (key=value; the default in brackets):"]
-    options = [(k, d) for k, d in _leaves(raw, "") if k.split(".")[0] not in ("defaults", "hydra")]
+    options = [(k, d) for k, d in leaves(raw) if k.split(".")[0] not in ("defaults", "hydra")]
     width = max([WIDTH, *(len(k) + 2 for k, _ in options)])
     for key, default in options:
         note = comments.get(key, "")
@@ -132,8 +129,7 @@ def _example_setting(groups: tuple[str, ...]) -> str:
     """A real group setting for the help's example line (the first group with a key)."""
     for group in groups:
         for name in group_choices(group):
-            cfg = OmegaConf.load(CONF_DIR / group / f"{name}.yaml")
-            keys = [str(k) for k in cfg if not str(k).startswith("_")]
+            keys = [str(k) for k in load_group(group, name) if not str(k).startswith("_")]
             if keys:
                 return f"{group}.{keys[0]}=..."
     return "group.key=..."

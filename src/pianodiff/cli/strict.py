@@ -12,31 +12,38 @@ extender's keys count), before Hydra runs:
   ``+trainer.max_time=00:01:00:00`` is fine: ``lightning.Trainer`` takes ``max_time``);
   ``+`` on a key that exists and a plain override of a key that does not yet exist are
   refused with the spelling that works;
+* ``key={a: {b: 1}}`` that would add keys to ``key`` is refused with the ``+key.a.b=1``
+  spelling Hydra accepts (it cannot merge new keys into a node of the config);
 * options that hold group option names (evaluate's ``extenders=[...]``) and options keyed
   by them (``+extender_params.repaint.n_resample=3``) are checked like group choices;
 * ``hydra.*`` and ``hydra/...`` overrides are Hydra's own and left to it.
 
+Only Hydra's and OmegaConf's public API is used: the command line is split with
+:func:`argv_parser` (Hydra's flags), overrides are parsed by Hydra's override parser, and
+the composed config is walked as plain containers (``OmegaConf.to_container``, unresolved).
 Every refusal is a :class:`~pianodiff.cli.ConfigError` of one line naming the nearest
 valid keys or the available choices.
 """
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import difflib
+import importlib
 import inspect
 import io
+import re
 from functools import cache
-from pathlib import Path
 from typing import Any
 
 from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.core.override_parser.types import Override, ValueType
 from hydra.errors import HydraException
-from omegaconf import DictConfig, ListConfig, OmegaConf
+from omegaconf import DictConfig, OmegaConf
 
 from pianodiff.cli import ConfigError, Entrypoint, PreflightError
-from pianodiff.generation.configs import CONF_DIR, group_choices
+from pianodiff.conf import compose, group_choices, load_group, primary_defaults
 
 # Hydra flags after which the config is not ours to check (another config, Hydra's help).
 UNCHECKED_FLAGS = (
@@ -45,20 +52,41 @@ UNCHECKED_FLAGS = (
 )  # fmt: skip
 MAX_LISTED = 12  # keys listed when none is close to the misspelt one
 ENTRYPOINT_CONFIGS = ("train", "generate", "evaluate")  # python -m pianodiff.<name>
+# Hydra's flags: switches, and flags with a value (--info's is optional).
+HYDRA_SWITCHES = (
+    ("--help", "-h"), ("--hydra-help",), ("--version",), ("--resolve",), ("--run", "-r"),
+    ("--multirun", "-m"), ("--shell-completion", "-sc"),
+)  # fmt: skip
+HYDRA_VALUED_FLAGS = (
+    ("--cfg", "-c"), ("--package", "-p"), ("--config-path", "-cp"), ("--config-name", "-cn"),
+    ("--config-dir", "-cd"), ("--experimental-rerun",),
+)  # fmt: skip
+PLAIN_VALUE = re.compile(r"[\w.:/@-]+")  # a command-line value that needs no quotes
+
+
+def argv_parser() -> argparse.ArgumentParser:
+    """The flags a ``@hydra.main`` app takes, as Hydra documents them, with the overrides
+    as positional arguments; parsing a command line with it separates the two."""
+    parser = argparse.ArgumentParser(add_help=False, exit_on_error=False)
+    for flags in HYDRA_SWITCHES:
+        parser.add_argument(*flags, action="store_true")
+    for flags in HYDRA_VALUED_FLAGS:
+        parser.add_argument(*flags)
+    parser.add_argument("--info", "-i", nargs="?", const="all")
+    parser.add_argument("overrides", nargs="*")
+    return parser
 
 
 def check_command_line(entry: Entrypoint, argv: list[str]) -> None:
     """Check ``argv`` (without the program name) as :mod:`pianodiff.cli.strict` describes,
     then run the entrypoint's preflight on the composed config."""
-    from hydra._internal.utils import get_args_parser
-
     try:
-        with contextlib.redirect_stderr(io.StringIO()):  # Hydra says it once, below
-            args = get_args_parser().parse_args(argv)
-    except SystemExit:  # a flag Hydra does not know: let Hydra itself say so
+        with contextlib.redirect_stderr(io.StringIO()):  # Hydra says it once, itself
+            args, unknown = argv_parser().parse_known_args(argv)
+    except (argparse.ArgumentError, SystemExit):  # e.g. a flag without its value
         return
-    if any(getattr(args, flag, None) for flag in UNCHECKED_FLAGS):
-        return
+    if unknown or any(getattr(args, flag, None) for flag in UNCHECKED_FLAGS):
+        return  # a flag Hydra does not know (Hydra says so), or a config not ours to check
     overrides = check_overrides(entry, list(args.overrides))
     if entry.preflight is not None and not any(o.is_sweep_override() for o in overrides):
         cfg = compose(entry.config_name, [o.input_line for o in overrides])
@@ -79,7 +107,7 @@ def check_overrides(entry: Entrypoint, lines: list[str]) -> list[Override]:
         _check_choice(o)
     variants = _variants(choices)
     placed_lines = [o.input_line for o in placed]
-    references = [compose(entry.config_name, [*lines, *placed_lines]) for lines in variants]
+    references = [_plain(compose(entry.config_name, [*lines, *placed_lines])) for lines in variants]
     for o in placed:
         _check_placement(o, references)
     for o in overrides:
@@ -87,7 +115,7 @@ def check_overrides(entry: Entrypoint, lines: list[str]) -> list[Override]:
             continue
         # Every job of a sweep composes each override, so it must fit every swept option.
         for lines, ref in zip(variants, references):
-            problem = _check_key(entry, ref, o)
+            problem = _check_key(entry, ref, o) or _check_new_keys(entry, ref, o)
             if problem:
                 raise ConfigError(
                     problem + (f" (with {' '.join(lines)})" if len(variants) > 1 else "")
@@ -108,39 +136,12 @@ def parse(lines: list[str]) -> list[Override]:
 @cache
 def own_groups(config_name: str) -> tuple[str, ...]:
     """The config groups in the defaults list of ``conf/<config_name>.yaml``."""
-    raw = OmegaConf.load(CONF_DIR / f"{config_name}.yaml")
-    groups = []
-    for item in raw.get("defaults") or []:
-        if isinstance(item, DictConfig | dict):
-            for key in item:
-                groups.append(str(key).replace("override ", "").strip("/ "))
-    return tuple(groups)
+    return tuple(primary_defaults(config_name))
 
 
-def all_groups() -> list[str]:
-    """Every config group folder under ``pianodiff/conf``."""
-    return sorted(p.name for p in Path(CONF_DIR).iterdir() if p.is_dir() and any(p.glob("*.yaml")))
-
-
-def compose(config_name: str, overrides: list[str]) -> DictConfig:
-    """``conf/<config_name>.yaml`` composed with ``overrides`` (Hydra's compose API), leaving
-    any Hydra state of the caller as it was."""
-    from hydra import compose as hydra_compose
-    from hydra import initialize_config_dir
-    from hydra.core.global_hydra import GlobalHydra
-    from hydra.initialize import get_gh_backup, restore_gh_from_backup
-
-    saved = get_gh_backup() if GlobalHydra.instance().is_initialized() else None
-    GlobalHydra.instance().clear()
-    try:
-        with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
-            return hydra_compose(config_name, overrides=list(overrides))
-    except HydraException as err:
-        first = str(err).strip().splitlines()[0]
-        raise ConfigError(f"{first} (python -m pianodiff.{config_name} --help)") from None
-    finally:
-        if saved is not None:
-            restore_gh_from_backup(saved)
+def _plain(cfg: DictConfig) -> dict[str, Any]:
+    """A composed config as plain dicts and lists, interpolations and ``???`` as written."""
+    return OmegaConf.to_container(cfg, resolve=False)  # type: ignore[return-value]
 
 
 # -- group choices --------------------------------------------------------------------------
@@ -183,12 +184,21 @@ def _check_choice(o: Override) -> None:
             raise _unknown_choice(group, value, choices)
 
 
-def _check_placement(o: Override, references: list[DictConfig]) -> None:
+def _check_placement(o: Override, references: list[dict[str, Any]]) -> None:
     """``group@package=option`` (e.g. ``sampler@callbacks.demo_sampling.sampler=ddim``): the
     group's option is checked like any choice; the package must be a node the config
     composes, which a defaults list placed there."""
-    if any(OmegaConf.select(ref, o.package) is None for ref in references):
+    if any(_select(ref, o.package) is None for ref in references):
         raise ConfigError(f"'{o.input_line}': this config composes nothing at {o.package}")
+
+
+def _select(node: Any, dotted: str) -> Any:
+    """The value at a dotted key of plain containers, or None."""
+    for part in dotted.split("."):
+        if not isinstance(node, dict) or part not in node:
+            return None
+        node = node[part]
+    return node
 
 
 def _variants(choices: list[Override]) -> list[list[str]]:
@@ -231,45 +241,40 @@ def _mode(o: Override) -> str:
     return "delete" if o.is_delete() else "change"
 
 
-def _keys(node: DictConfig) -> list[str]:
+def _keys(node: dict[str, Any]) -> list[str]:
     """A node's keys, missing values (???) included, Hydra's ``_x_`` keys left out."""
     return [str(k) for k in node if not _is_special(str(k))]
-
-
-def _has(node: DictConfig, key: str) -> bool:
-    """``key in node`` that also counts keys whose value is missing (???)."""
-    return key in {str(k) for k in node}
 
 
 def _is_special(key: str) -> bool:
     return key.startswith("_") and key.endswith("_")
 
 
-def _check_key(entry: Entrypoint, cfg: DictConfig, o: Override) -> str | None:
-    """None when ``o`` names a key of ``cfg`` that it may set; else the one-line problem."""
+def _check_key(entry: Entrypoint, cfg: dict[str, Any], o: Override) -> str | None:
+    """None when ``o`` names a key of ``cfg`` (plain containers) that it may set; else the
+    one-line problem."""
     key, mode = o.key_or_group, _mode(o)
     parts = key.split(".")
     node: Any = cfg
     for i, part in enumerate(parts):
         where = ".".join(parts[:i])
-        if isinstance(node, ListConfig):
+        if isinstance(node, list):
             if part.lstrip("-").isdigit() and -len(node) <= int(part) < len(node):
-                node = node._get_node(int(part))
+                node = node[int(part)]
                 continue
             return f"{where} is a list of {len(node)}; '{part}' is not an index of it"
-        if not isinstance(node, DictConfig):
+        if not isinstance(node, dict):
             return f"{where} is a single value, it has no key '{part}'; set it as {where}=..."
-        if _has(node, part):
+        if part in node:
             if i == len(parts) - 1:
                 if mode == "add":
                     return f"{key} is already in the config; drop the '+': {o.input_line[1:]}"
                 return None
-            node = node._get_node(part)
+            node = node[part]
             continue
         if i == 1 and parts[0] in entry.name_maps:
             return _check_name_map(entry, parts, mode, o)
-        target = node._get_node("_target_") if _has(node, "_target_") else None
-        target = target._value() if target is not None else None
+        target = node.get("_target_")
         if isinstance(target, str) and _accepts(target, part):
             if mode == "change":
                 return f"{key} is not in the config yet; add it with +{o.input_line}"
@@ -278,6 +283,59 @@ def _check_key(entry: Entrypoint, cfg: DictConfig, o: Override) -> str | None:
             return None
         return _unknown_key(entry, key, parts[:i], part, node, target)
     return None
+
+
+def _check_new_keys(entry: Entrypoint, cfg: dict[str, Any], o: Override) -> str | None:
+    """``key={a: {b: 1}}`` on an existing ``key``: Hydra merges the mapping into the node
+    and refuses keys the node does not have. None when every key exists; else the problem
+    with a key (as ``+key.a.b=1`` would be checked) or the ``+`` spelling that works."""
+    if _mode(o) != "change" or o.value_type != ValueType.ELEMENT:
+        return None
+    value = o.value()
+    current = _select(cfg, o.key_or_group)
+    if not isinstance(value, dict) or not isinstance(current, dict):
+        return None
+    leaves = list(_leaf_overrides(o.key_or_group, value, current))
+    new = [line for line in leaves if line.startswith("+")]
+    if not new:
+        return None
+    for line in new:  # a misspelt key or option is named as for the + spelling
+        (added,) = parse([line])
+        problem = _check_key(entry, cfg, added)
+        if problem:
+            return f"in {o.input_line}: {problem}"
+    return (
+        f"{o.input_line} adds keys that {o.key_or_group} does not have, which Hydra cannot "
+        f"merge; write them one by one: {' '.join(leaves)}"
+    )
+
+
+def _leaf_overrides(prefix: str, value: dict[str, Any], current: Any) -> list[str]:
+    """``prefix.a.b=v`` for every leaf of ``value``; ``+`` where ``current`` lacks the key."""
+    lines = []
+    for key, item in value.items():
+        have = current.get(str(key)) if isinstance(current, dict) else None
+        exists = isinstance(current, dict) and str(key) in current
+        dotted = f"{prefix}.{key}"
+        if isinstance(item, dict) and item and (not exists or isinstance(have, dict)):
+            lines += _leaf_overrides(dotted, item, have if exists else None)
+        else:
+            lines.append(f"{'' if exists else '+'}{dotted}={_typed(item)}")
+    return lines
+
+
+def _typed(value: Any) -> str:
+    """A value as one would type it on the command line."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, list):
+        return "[" + ",".join(_typed(v) for v in value) + "]"
+    if isinstance(value, dict):
+        return "{" + ",".join(f"{k}:{_typed(v)}" for k, v in value.items()) + "}"
+    text = str(value)
+    return text if isinstance(value, int | float) or PLAIN_VALUE.fullmatch(text) else repr(text)
 
 
 def _check_name_map(entry: Entrypoint, parts: list[str], mode: str, o: Override) -> str | None:
@@ -290,12 +348,12 @@ def _check_name_map(entry: Entrypoint, parts: list[str], mode: str, o: Override)
     if mode in ("change", "delete"):
         return f"{o.key_or_group} is not in the config yet; add it with +{o.input_line}"
     if len(parts) > 2:
-        settings = OmegaConf.load(CONF_DIR / group / f"{name}.yaml")
+        settings = _plain(load_group(group, name))
         target = settings.get("_target_")
         if parts[2] not in settings and not (
             isinstance(target, str) and _accepts(target, parts[2])
         ):
-            valid = [k for k in _keys(settings)] + _parameters(target)
+            valid = _keys(settings) + _parameters(target)
             return _unknown_key(entry, o.key_or_group, parts[:2], parts[2], None, None, valid)
     return None
 
@@ -305,8 +363,8 @@ def _unknown_key(
     key: str,
     path: list[str],
     part: str,
-    node: DictConfig | None,
-    target: str | None,
+    node: dict[str, Any] | None,
+    target: Any,
     valid: list[str] | None = None,
 ) -> str:
     """One line: the unknown key, where it belongs if elsewhere, the nearest valid keys."""
@@ -333,6 +391,21 @@ def _unknown_key(
 # -- what a _target_ accepts ------------------------------------------------------------------
 
 
+def _locate(dotted: str) -> Any:
+    """The object a ``_target_`` names: the longest importable module prefix, then
+    attributes (a config of the shipped YAML: trusted)."""
+    parts = dotted.split(".")
+    for n in range(len(parts), 0, -1):
+        try:
+            obj = importlib.import_module(".".join(parts[:n]))
+        except ImportError:
+            continue
+        for attr in parts[n:]:
+            obj = getattr(obj, attr)
+        return obj
+    raise ImportError(dotted)
+
+
 @cache
 def _signature_of(target: str) -> tuple[tuple[str, ...], bool]:
     """(named parameters, takes any keyword) of the callable ``target`` names.
@@ -341,8 +414,6 @@ def _signature_of(target: str) -> tuple[tuple[str, ...], bool]:
     does a target that cannot be imported or inspected: its instantiation will report the
     real problem.
     """
-    from hydra._internal.utils import _locate
-
     try:
         params = list(inspect.signature(_locate(target)).parameters.values())
     except Exception:
@@ -359,5 +430,5 @@ def _accepts(target: str, parameter: str) -> bool:
     return anything or parameter in names
 
 
-def _parameters(target: str | None) -> list[str]:
+def _parameters(target: Any) -> list[str]:
     return list(_signature_of(target)[0]) if isinstance(target, str) else []
