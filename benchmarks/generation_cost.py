@@ -22,24 +22,19 @@ from hydra.utils import instantiate
 from omegaconf import OmegaConf
 
 import pianodiff
+from pianodiff.conf import group_choices, primary_defaults
 from pianodiff.diffusion.denoiser import Denoiser
 from pianodiff.diffusion.schedule import linear_schedule
-from pianodiff.generation.configs import (
-    build_extender,
-    build_plan,
-    generate_default,
-    group_choices,
-    load_group_config,
-)
+from pianodiff.generation.configs import build_extender, build_plan, load_group_config
 from pianodiff.generation.cost import steady_state_cost
-from pianodiff.generation.engine import WindowedGenerator
 from pianodiff.generation.geometry import Geometry
+from pianodiff.generation.pipeline import GenerationRequest, generate
 
 SR = pianodiff.SAMPLE_RATE
 SAMPLERS = ("ddpm", "fast", "ddim", "dpmpp_2m")
 
 
-DEFAULT = (generate_default("extender"), generate_default("sampler"))
+DEFAULT = (primary_defaults("generate")["extender"], primary_defaults("generate")["sampler"])
 UNIT_NAS = "network-audio-s per output s"
 UNIT_WALL = "wall s per output s"
 
@@ -97,19 +92,14 @@ def _wall(denoiser, extender: str, sampler: str, seconds: float, schedule):
     """Seconds of wall per output second continuing a 1 s tone, and the audio (T,)."""
     ground = 0.2 * torch.sin(torch.arange(SR) / SR * 2 * torch.pi * 262.0)
     geometry = _geometry("default")
-    engine = WindowedGenerator(
-        denoiser,
-        build_extender(extender),
-        build_plan(sampler, schedule),
-        geometry,
-        torch.Generator().manual_seed(0),
+    request = GenerationRequest(
+        seconds, build_extender(extender), build_plan(sampler, schedule), geometry, ground
     )
     context = round(geometry.context_seconds * SR)
     with torch.no_grad():  # warm-up at the window's length (oneDNN picks kernels per shape)
         denoiser(torch.randn(1, context + round(seconds * SR)), 10.0)
-        start = time.perf_counter()
-        out = engine.generate(seconds, ground)
-    return (time.perf_counter() - start) / seconds, out.audio
+    done = generate(denoiser, request, schedule)  # the pipeline every caller uses
+    return done.wall_seconds / seconds, done.long.audio
 
 
 def wall_rows(quick: bool = False) -> list[dict]:

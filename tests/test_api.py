@@ -77,7 +77,7 @@ def test_bad_requests(export):
     gen = Generator.from_checkpoint(export, device="cpu")
     with pytest.raises(GenerationError, match="choose one of: .*guidance, interpolation"):
         gen.generate(1.0, extender="nope")
-    with pytest.raises(GenerationError, match="ddim, ddpm, dpmpp_2m, fast"):
+    with pytest.raises(GenerationError, match="choose one of: ddim, ddpm, dpmpp_2m"):
         gen.generate(1.0, sampler="nope")
     with pytest.raises(GenerationError, match="seconds"):
         gen.generate(0)
@@ -98,12 +98,14 @@ def test_api_defaults_follow_the_cli():
     """Generator.extend with no extender/sampler builds what `pianodiff.generate` composes."""
     from hydra import compose, initialize_config_dir
 
-    from pianodiff.generation.configs import CONF_DIR, generate_default
+    from pianodiff.conf import CONF_DIR, primary_defaults
+    from pianodiff.generation.configs import generate_settings
 
     with initialize_config_dir(version_base="1.3", config_dir=str(CONF_DIR)):
         cfg = compose("generate", return_hydra_config=True)
     choices = cfg.hydra.runtime.choices
-    assert generate_default("extender") == choices["extender"]
-    assert generate_default("sampler") == choices["sampler"]
-    with pytest.raises(KeyError, match="no default for 'model'"):
-        generate_default("model")
+    assert primary_defaults("generate")["extender"] == choices["extender"]
+    assert primary_defaults("generate")["sampler"] == choices["sampler"]
+    api = generate_settings()
+    assert api.extender == cfg.extender and api.sampler == cfg.sampler
+    assert api.geometry == cfg.geometry and api.seed == cfg.seed

@@ -12,7 +12,7 @@ import torch
 from conftest import tone
 
 from pianodiff.core.audio import read_audio, read_audio_range, read_audio_tail
-from pianodiff.generation import ground
+from pianodiff.generation import prompt
 
 
 def stereo(seconds: float, rate: int) -> np.ndarray:
@@ -57,17 +57,17 @@ def test_tail_of_a_long_recording_costs_the_tail_only(tmp_path):
     assert whole_peak > 20e6 and tail_peak < 2e6, (tail_peak, whole_peak)
 
 
-def test_ground_tail_is_read_without_a_whole_read(tmp_path, monkeypatch):
-    """load_ground(tail_seconds=...) — what generate conditions the model on — never decodes
+def test_prompt_tail_is_read_without_a_whole_read(tmp_path, monkeypatch):
+    """load_prompt_file(tail_seconds=...) — what generate conditions the model on — never decodes
     the whole file, and gives the same samples as a whole read's tail."""
     sf.write(tmp_path / "g.wav", stereo(3.0, 48000), 48000)
     expected = read_audio(tmp_path / "g.wav", 22050)[-11025:]
 
     def whole_read(*args, **kwargs):
-        raise AssertionError("the whole ground file was read")
+        raise AssertionError("the whole prompt file was read")
 
-    monkeypatch.setattr(ground, "read_audio", whole_read)
-    tail = ground.load_ground(tmp_path / "g.wav", 22050, tail_seconds=0.5)
+    monkeypatch.setattr(prompt, "read_audio", whole_read)
+    tail = prompt.load_prompt_file(tmp_path / "g.wav", 22050, tail_seconds=0.5)
     assert len(tail) == 11025 and torch.allclose(tail, expected, atol=1e-6)
 
 

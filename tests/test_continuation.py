@@ -50,7 +50,7 @@ def test_cli_writes_the_whole_prompt_then_seconds(
 ):
     prompt = tone(prompt_seconds, (261.6, 392.0))
     sf.write(tmp_path / "prompt.wav", prompt, SR, subtype="PCM_16")
-    common = [f"checkpoint={checkpoint}", "ground_file=prompt.wav", f"seconds={SECONDS}"]
+    common = [f"checkpoint={checkpoint}", "prompt=prompt.wav", f"seconds={SECONDS}"]
     _generate([*common, "output=whole.wav"], tmp_path, monkeypatch)
     _generate([*common, "output=new.wav", "include_prompt=false"], tmp_path, monkeypatch)
 

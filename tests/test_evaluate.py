@@ -15,8 +15,9 @@ from hydra import compose, initialize_config_dir
 from omegaconf import OmegaConf
 
 from pianodiff.checkpoint.export import export_model
+from pianodiff.conf import CONF_DIR
 from pianodiff.evaluation.harness import evaluate
-from pianodiff.evaluation.models import EvaluationError, conf_dir, load_model
+from pianodiff.evaluation.models import EvaluationError, load_model
 from pianodiff.generation.errors import GenerationError
 from pianodiff.measures.notes import unavailable_reason
 from pianodiff.nets import DiffWave
@@ -42,8 +43,8 @@ QUICK = [
 
 @pytest.fixture
 def tiny_checkpoint(tmp_path):
-    model_cfg = OmegaConf.load(conf_dir() / "model" / "tiny.yaml")
-    diffusion_cfg = OmegaConf.load(conf_dir() / "diffusion" / "linear50.yaml")
+    model_cfg = OmegaConf.load(CONF_DIR / "model" / "tiny.yaml")
+    diffusion_cfg = OmegaConf.load(CONF_DIR / "diffusion" / "linear50.yaml")
     net = DiffWave(**{k: v for k, v in model_cfg.items() if k != "_target_"})
     return export_model(
         tmp_path / "ckpt", net.state_dict(), model_cfg, diffusion_cfg, {"sample_rate": SR}
@@ -60,7 +61,7 @@ def held_out(tmp_path):
 
 
 def compose_cfg(overrides):
-    with initialize_config_dir(str(conf_dir()), version_base="1.3"):
+    with initialize_config_dir(str(CONF_DIR), version_base="1.3"):
         return compose("evaluate", overrides=overrides)
 
 

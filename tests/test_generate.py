@@ -18,15 +18,15 @@ from hydra.errors import HydraException
 from hydra.utils import instantiate
 from omegaconf import OmegaConf
 
-import pianodiff
 from pianodiff.checkpoint.export import export_model
+from pianodiff.conf import CONF_DIR
 from pianodiff.core.audio import AudioError
 from pianodiff.generation.errors import GenerationError
 from pianodiff.generation.paths import BUNDLED_CHECKPOINT
 from pianodiff.generation.run import run_generation
 
 SR = 22050
-CONF = Path(pianodiff.__file__).parent / "conf"
+CONF = CONF_DIR
 # Small windows and a 2-level DDIM plan keep every run to a few tiny network calls.
 FAST = [
     "geometry.window_seconds=0.5",
@@ -108,13 +108,13 @@ def test_same_seed_same_audio_and_candidates(tmp_path, checkpoint):
     assert c.meta["candidates"] == 3 and len(c.audio) == len(a.audio)
 
 
-def test_ground_file_stereo_other_rate_and_short(tmp_path, checkpoint):
+def test_prompt_stereo_other_rate_and_short(tmp_path, checkpoint):
     stereo = np.stack([tone(1.0, sr=44100), tone(1.0, sr=44100)], axis=1)
     sf.write(tmp_path / "stereo.wav", stereo, 44100)
     result = run_generation(
         config(
             f"checkpoint={checkpoint}",
-            f"ground_file={tmp_path}/stereo.wav",
+            f"prompt={tmp_path}/stereo.wav",
             "seconds=0.3",
             f"output={tmp_path}/s.wav",
         )
@@ -124,7 +124,7 @@ def test_ground_file_stereo_other_rate_and_short(tmp_path, checkpoint):
     short = run_generation(
         config(
             f"checkpoint={checkpoint}",
-            f"ground_file={tmp_path}/short.wav",
+            f"prompt={tmp_path}/short.wav",
             "seconds=0.3",
             f"output={tmp_path}/short_out.wav",
         )
@@ -219,7 +219,8 @@ def test_cli_end_to_end(tmp_path):
     sf.write(tmp_path / "g.wav", tone(1.0), SR)
     done = _cli(["ground_file=g.wav", "seconds=0.3", "output=out.wav"], tmp_path)
     assert done.returncode == 0, done.stderr
-    assert json.loads((tmp_path / "out.json").read_text())["ground_file"] == "g.wav"
+    sidecar = json.loads((tmp_path / "out.json").read_text())
+    assert sidecar["prompt"] == sidecar["ground_file"] == "g.wav"  # the older key still works
 
 
 def _main(args: list[str], cwd: Path, monkeypatch) -> int:

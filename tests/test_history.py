@@ -10,8 +10,8 @@ import torch
 from hydra import compose, initialize_config_dir
 from PIL import Image
 
-import pianodiff
 from pianodiff.checkpoint.export import export_model
+from pianodiff.conf import CONF_DIR
 from pianodiff.diffusion.plan import ddim_plan, fast_plan
 from pianodiff.diffusion.sampler import sample
 from pianodiff.diffusion.schedule import linear_schedule
@@ -20,7 +20,7 @@ from pianodiff.history import HistoryRecorder, history_path, render_history, sna
 from pianodiff.inpaint import Denoiser, InpaintContext
 from pianodiff.nets.diffwave import DiffWave
 
-CONF = Path(pianodiff.__file__).parent / "conf"
+CONF = CONF_DIR
 
 
 def tiny_export(folder: Path) -> Path:

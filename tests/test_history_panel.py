@@ -14,8 +14,9 @@ from lightning.pytorch.loggers import WandbLogger
 from PIL import Image
 from torch.utils.data import DataLoader
 
+from pianodiff.conf import CONF_DIR
 from pianodiff.diffusion.schedule import linear_schedule
-from pianodiff.generation.configs import CONF_DIR, build_extender
+from pianodiff.generation.configs import build_extender
 from pianodiff.inpaint.repaint import RePaint
 from pianodiff.nets.diffwave import DiffWave
 from pianodiff.training.callbacks.history_panel import HistoryPanel, ema_net

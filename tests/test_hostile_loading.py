@@ -14,7 +14,7 @@ from hydra.utils import get_object, instantiate
 from omegaconf import OmegaConf
 
 from pianodiff.checkpoint.export import NETWORK_TARGETS, SCHEDULE_TARGETS, plain_sections
-from pianodiff.generation.configs import group_choices
+from pianodiff.conf import group_choices
 from pianodiff.training.run import compose_train_config
 
 

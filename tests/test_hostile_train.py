@@ -1,4 +1,4 @@
-"""``pianodiff.train`` under hostile input: exit 1, one ``error:`` line naming the problem
+"""``pianodiff.train`` under hostile input: exit 2, one ``error:`` line naming the problem
 and the fix (the last line on stderr), no run folder left behind, the source checkpoint
 untouched, and a hostile file's payload never run. Also: what a resume checkpoint holds
 (plain containers, so weights-only loading reads it) and the time-based ``last.ckpt``.

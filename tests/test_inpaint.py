@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import math
-from pathlib import Path
 
 import pytest
 import torch
 from hydra.utils import instantiate
 from omegaconf import OmegaConf
 
-import pianodiff
+from pianodiff.conf import CONF_DIR, group_choices
 from pianodiff.diffusion.context import InpaintContext
 from pianodiff.diffusion.denoiser import Denoiser
 from pianodiff.diffusion.hooks import Inpainter
@@ -18,19 +17,16 @@ from pianodiff.diffusion.plan import ddpm_plan
 from pianodiff.diffusion.preconditioning import accepts_context
 from pianodiff.diffusion.sampler import sample
 from pianodiff.diffusion.schedule import linear_schedule
-from pianodiff.generation.configs import (
-    build_extender,
-    build_plan,
-    group_choices,
-    load_group_config,
-)
+from pianodiff.generation.configs import build_extender, build_plan, load_group_config
 from pianodiff.inpaint.conditioned import ContextNotAcceptedError
 from pianodiff.inpaint.guidance import ReconstructionGuidance
+from pianodiff.inpaint.harmony import HarmonyGuide
 from pianodiff.inpaint.interpolation import Interpolation, lambda_schedule
 from pianodiff.inpaint.repaint import RePaint, repaint_nfe, repaint_walk
+from pianodiff.measures.pitch_profile import pitch_profile
 from pianodiff.nets import MultiRateDiffWave
 
-CONF = Path(pianodiff.__file__).parent / "conf"
+CONF = CONF_DIR
 LENGTH = 1024
 SCHEDULE = linear_schedule(8, 1e-4, 0.25)
 
@@ -146,6 +142,35 @@ def test_empty_mask_is_unconditional(net, name):
     with torch.no_grad():
         x = sample(Denoiser(net), inpainter, ctx)
     assert x.shape == (1, 512) and torch.isfinite(x).all()
+
+
+@pytest.mark.parametrize("plan_name", sorted(PLANS))
+@pytest.mark.parametrize("name", EXTENDERS)
+def test_contract_with_harmony_guidance(net, name, plan_name):
+    """Harmony guidance is an x̂0 guide the loop applies: every extender on every sampler
+    keeps its contract with it, and the generated region moves."""
+    if _refused(net, name):
+        return
+    plan = PLANS[plan_name]
+    plain, _, _, _ = _run(net, name, plan)
+    guide = HarmonyGuide(pitch_profile(_known()[0]), strength=5.0, cut=1.0)
+
+    def guided_run(seed=1):
+        inpainter = build_extender(name)
+        denoiser = Denoiser(net)
+        generator = torch.Generator().manual_seed(seed)
+        ctx = InpaintContext(_known(), _mask("prefix"), plan, generator, guide=guide)
+        with torch.no_grad():
+            return sample(denoiser, inpainter, ctx), denoiser.nfe, inpainter, ctx
+
+    x, nfe, inpainter, ctx = guided_run()
+    assert x.shape == ctx.mask.shape and torch.isfinite(x).all()
+    assert nfe == inpainter.nfe(plan)  # the guide costs no network evaluation
+    known = ctx.mask.bool()
+    if inpainter.keeps_known_exactly:
+        assert torch.equal(x[known], ctx.known[known])
+    assert not torch.allclose(x[~known], plain[~known])
+    assert torch.equal(x, guided_run()[0])
 
 
 def test_declared_keeps_known():

@@ -22,8 +22,8 @@ import torch
 from hydra.utils import instantiate
 from omegaconf import OmegaConf
 
-import pianodiff
 from pianodiff.api import Generator
+from pianodiff.conf import CONF_DIR
 from pianodiff.diffusion.context import InpaintContext
 from pianodiff.diffusion.denoiser import Denoiser
 from pianodiff.diffusion.plan import ddim_plan, ddpm_plan, fast_plan
@@ -36,7 +36,7 @@ from pianodiff.nets import MultiRateDiffWave
 
 FIXTURE = Path(__file__).parent / "fixtures" / "pinned_outputs.json"
 BUNDLED = Path(__file__).resolve().parents[1] / "checkpoints" / "piano14-small"
-CONF = Path(pianodiff.__file__).parent / "conf"
+CONF = CONF_DIR
 SCHEDULE = linear_schedule(8, 1e-4, 0.25)
 LENGTH = 256
 EXTENDERS = ("replacement", "repaint", "interpolation", "guidance", "conditioned")

@@ -7,12 +7,13 @@ import torch
 from hydra import compose, initialize_config_dir
 from hydra.utils import instantiate
 
+from pianodiff.conf import CONF_DIR, group_choices
 from pianodiff.diffusion.context import InpaintContext
 from pianodiff.diffusion.denoiser import Denoiser
 from pianodiff.diffusion.plan import ddim_plan
 from pianodiff.diffusion.sampler import check_walk, sample
 from pianodiff.diffusion.schedule import linear_schedule
-from pianodiff.generation.configs import CONF_DIR, group_choices, load_group_config
+from pianodiff.generation.configs import load_group_config
 from pianodiff.inpaint.repaint import RePaint
 
 SCHEDULE = linear_schedule(12, 1e-4, 0.2)

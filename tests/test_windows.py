@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 import torch
 from hydra.utils import instantiate
 from omegaconf import OmegaConf
 
-import pianodiff
+from pianodiff.conf import CONF_DIR
 from pianodiff.diffusion.denoiser import Denoiser
 from pianodiff.diffusion.plan import ddim_plan, fast_plan
 from pianodiff.diffusion.schedule import linear_schedule
@@ -22,7 +20,7 @@ from pianodiff.generation.plugins import GenerationPlugin
 from pianodiff.generation.windows import context_batch, join
 
 SR = 22050
-CONF = Path(pianodiff.__file__).parent / "conf"
+CONF = CONF_DIR
 SCHEDULE = linear_schedule(8, 1e-4, 0.25)
 SMALL = Geometry(window_seconds=0.5, context_seconds=0.1, crossfade_seconds=0.02)
 

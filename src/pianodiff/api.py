@@ -16,6 +16,7 @@ guidance extender needs autograd locally. Audio is returned as a (T,) float32 CP
 
 from __future__ import annotations
 
+from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
 
@@ -23,18 +24,14 @@ import torch
 
 from pianodiff import SAMPLE_RATE
 from pianodiff.checkpoint.export import LoadedModel, load_export
-from pianodiff.core.audio import resample
 from pianodiff.diffusion.hooks import Inpainter
 from pianodiff.diffusion.plan import SamplingPlan
-from pianodiff.generation.configs import build_extender, build_plan, generate_default
+from pianodiff.generation.configs import generate_settings
 from pianodiff.generation.device import make_denoiser, pick_device
-from pianodiff.generation.engine import LongAudio, WindowedGenerator, prompt_tail_seconds
-from pianodiff.generation.errors import GenerationError
+from pianodiff.generation.engine import LongAudio
 from pianodiff.generation.geometry import Geometry
-from pianodiff.generation.ground import check_prompt, check_prompt_end, load_ground
-from pianodiff.generation.plugins import GenerationPlugin
-from pianodiff.generation.run import check_seconds
-from pianodiff.generation.values import check_candidates, check_flag, check_sample_rate, check_seed
+from pianodiff.generation.pipeline import Generated, generate, request_from_config
+from pianodiff.generation.plugins import GenerationPlugin, PluginList
 
 
 class Generator:
@@ -54,6 +51,7 @@ class Generator:
         self.denoiser = make_denoiser(model.net, bf16, compile)
         self.sample_rate = SAMPLE_RATE
         self.last: LongAudio | None = None
+        self.last_run: Generated | None = None
 
     @classmethod
     def from_checkpoint(
@@ -80,6 +78,7 @@ class Generator:
         sample_rate: int | None = None,
         plugins: list[GenerationPlugin] | None = None,
         include_prompt: bool = True,
+        settings: dict[str, Any] | None = None,
         **extender_params: Any,
     ) -> tuple[torch.Tensor, int]:
         """Continue ``audio`` ((T,) tensor at ``sample_rate``, or a file) by ``seconds``.
@@ -88,70 +87,43 @@ class Generator:
         sample rate); ``audio``'s samples are kept exactly up to the first crossfade.
         ``audio=None`` starts from an unconditional base window (it opens the output like a
         recording would). ``include_prompt=False`` returns the new audio alone
-        (``seconds`` long). ``extender`` and ``sampler`` default to the CLI's
-        (conf/generate.yaml's defaults list). ``sampler_params`` and ``extender_params``
-        override the shipped YAML (e.g. ``num_steps=10``, ``xi=0.5``).
+        (``seconds`` long). ``extender`` and ``sampler`` default to the command line's
+        (``conf/generate.yaml``). ``sampler_params`` and ``extender_params`` override the
+        shipped YAML (e.g. ``num_steps=10``, ``xi=0.5``); ``settings`` sets any other key of
+        ``conf/generate.yaml`` by its dotted name, as ``key=value`` does on the command line.
+
+        The request goes through the same pipeline as ``python -m pianodiff.generate``
+        (``generation/pipeline.py``): same checks, same seeding, same audio.
         """
-        seconds = check_seconds(seconds)
-        include_prompt = check_flag("include_prompt", include_prompt)
-        seed = check_seed(seed)
-        candidates = check_candidates(candidates)
-        geometry = geometry or Geometry()
-        tail = None if include_prompt else prompt_tail_seconds(geometry)  # else all of it
-        ground = self._ground(audio, sample_rate, tail, geometry.window_seconds)
-        if extender is None:
-            extender = generate_default("extender")
-        if sampler is None:
-            sampler = generate_default("sampler")
-        inpainter = build_extender(extender, **extender_params)
-        plan = build_plan(sampler, self.model.schedule, **(sampler_params or {}))
-        generator = torch.Generator(device=self.device)
-        generator.manual_seed(seed if seed is not None else int(torch.seed() % 2**31))
-        engine = WindowedGenerator(
-            self.denoiser,
-            inpainter,
-            plan,
-            geometry,
-            generator=generator,
-            candidates=candidates,
-            plugin=_combine(plugins),
-        )
-        with torch.no_grad():
-            self.last = engine.generate(seconds, ground, include_prompt=include_prompt)
-        return self.last.audio.float().cpu(), self.sample_rate
+        groups = {
+            group: choice
+            for group, choice in (("extender", extender), ("sampler", sampler))
+            if isinstance(choice, str)
+        }
+        values: dict[str, Any] = {
+            "seconds": seconds,
+            "seed": seed,
+            "candidates": candidates,
+            "include_prompt": include_prompt,
+            **(settings or {}),
+        }
+        if geometry is not None:
+            values["geometry"] = asdict(geometry)
+        params = {"extender": extender_params, "sampler": sampler_params or {}}
+        cfg = generate_settings(groups, params, values)
+        request = request_from_config(cfg, prompt=audio, sample_rate=sample_rate)
+        if isinstance(extender, Inpainter):
+            request = replace(request, extender=extender)
+        if isinstance(sampler, SamplingPlan):
+            request = replace(request, sampler=sampler)
+        plugin = PluginList(plugins) if plugins else None
+        self.last_run = generate(self.denoiser, request, self.model.schedule, plugin)
+        self.last = self.last_run.long
+        return self.last_run.audio, self.sample_rate
 
     def generate(self, seconds: float, **kwargs: Any) -> tuple[torch.Tensor, int]:
         """An unconditional base window followed by ``seconds`` of new audio."""
         return self.extend(None, seconds, **kwargs)
-
-    def _ground(
-        self,
-        audio,
-        sample_rate: int | None,
-        tail_seconds: float | None,
-        end_seconds: float | None = None,
-    ) -> torch.Tensor | None:
-        """The prompt as (T,) at the model's rate; refused like a ground file on the CLI
-        (empty, NaN/inf or silent), and a ``sample_rate`` that is not a positive whole
-        number of Hz (0 would silently mean the model's rate) is refused too."""
-        rate = self.sample_rate if sample_rate is None else check_sample_rate(sample_rate)
-        if audio is None:
-            return None
-        if isinstance(audio, str | Path):
-            return load_ground(audio, self.sample_rate, tail_seconds, end_seconds)
-        wav = torch.as_tensor(audio, dtype=torch.float32)
-        if wav.ndim == 2:  # (channels, T) -> mono
-            wav = wav.mean(dim=0)
-        if wav.ndim != 1 or wav.numel() == 0:
-            raise GenerationError("audio must be a non-empty (T,) or (channels, T) tensor")
-        check_prompt(wav, "audio")
-        return check_prompt_end(resample(wav, rate, self.sample_rate), end_seconds, "audio")
-
-
-def _combine(plugins: list[GenerationPlugin] | None) -> GenerationPlugin | None:
-    from pianodiff.generation.plugins import PluginList
-
-    return PluginList(plugins) if plugins else None
 
 
 def setup(config: dict[str, Any]) -> tuple[Generator, torch.device]:

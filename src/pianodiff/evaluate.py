@@ -7,7 +7,6 @@ status 2, and leave no run folder behind. Definitions: docs/evaluation.md.
 
 from __future__ import annotations
 
-import sys
 import time
 from pathlib import Path
 
@@ -16,13 +15,11 @@ from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig
 
 from pianodiff import cli
-from pianodiff.checkpoint.export import CheckpointError
+from pianodiff.conf import CONF_DIR
 from pianodiff.core.allocator import tune_allocator
-from pianodiff.core.audio import AudioError
+from pianodiff.core.errors import exit_on_user_error
 from pianodiff.core.safe_writes import exit_on_sigterm, hydra_run_folder
 from pianodiff.evaluation.harness import evaluate
-from pianodiff.evaluation.models import EvaluationError
-from pianodiff.generation.errors import GenerationError
 
 ENTRYPOINT = cli.Entrypoint(
     name="evaluate",
@@ -47,20 +44,14 @@ def main() -> None:
     cli.run(ENTRYPOINT, evaluate_app)
 
 
-@hydra.main(config_path="conf", config_name="evaluate", version_base="1.3")
+@hydra.main(config_path=str(CONF_DIR), config_name="evaluate", version_base="1.3")
 def evaluate_app(cfg: DictConfig) -> None:
     tune_allocator()
     run_dir = Path(HydraConfig.get().runtime.output_dir)
     folder = hydra_run_folder()  # a refused request leaves no run folder behind
     start = time.perf_counter()
-    try:
-        with exit_on_sigterm():
-            _, table = evaluate(cfg, run_dir)
-    except (EvaluationError, GenerationError, AudioError, CheckpointError) as err:
-        if folder is not None:
-            folder.discard()
-        print(f"error: {err}", file=sys.stderr)
-        sys.exit(2)
+    with exit_on_user_error(folder.discard if folder is not None else None), exit_on_sigterm():
+        _, table = evaluate(cfg, run_dir)
     print(table)
     print(f"results in {run_dir} ({time.perf_counter() - start:.0f} s)")
 

@@ -1,38 +1,27 @@
 """``python -m pianodiff.generate``: long piano audio from a trained DiffWave.
 
     python -m pianodiff.generate extender=repaint seconds=30
-    python -m pianodiff.generate ground_file=my.wav extender=interpolation seconds=20 output=out.wav
+    python -m pianodiff.generate prompt=my.wav extender=interpolation seconds=20 output=out.wav
     python -m pianodiff.generate geometry=original seconds=10     # the original script's setup
 
 A thin Hydra entrypoint around :func:`pianodiff.generation.run.run_generation`. The output
-is the prompt (the whole ground file, or a 5 s unconditional base window) followed by
+is the prompt (the whole prompt file, or a 5 s unconditional base window) followed by
 ``seconds`` of new audio. Bad input ends with one line on stderr and exit status 2, and
-leaves no file and no run folder; an unknown key or option is refused before Hydra starts
-(``pianodiff.cli``).
+leaves no file and no run folder (every entrypoint's convention: ``core/errors.py``); an
+unknown key or option is refused before Hydra starts (``pianodiff.cli``).
 """
 
 from __future__ import annotations
-
-import sys
-from pathlib import Path
 
 import hydra
 from omegaconf import DictConfig
 
 from pianodiff import cli
-from pianodiff.checkpoint.export import CheckpointError
+from pianodiff.conf import CONF_DIR
 from pianodiff.core.allocator import tune_allocator
-from pianodiff.core.audio import AudioError
+from pianodiff.core.errors import exit_on_user_error
 from pianodiff.core.safe_writes import exit_on_sigterm, hydra_run_folder
-from pianodiff.generation.errors import GenerationError
 from pianodiff.generation.run import GenerationResult, run_generation
-
-USER_ERRORS = (GenerationError, AudioError, CheckpointError, FileExistsError)
-
-
-# An absolute path: "conf" alone resolves to the module pkg://pianodiff.conf when this file is
-# imported (console script, in-process call), which needs conf/__init__.py to exist.
-CONF_DIR = str(Path(__file__).resolve().parent / "conf")
 
 ENTRYPOINT = cli.Entrypoint(
     name="generate",
@@ -43,8 +32,8 @@ ENTRYPOINT = cli.Entrypoint(
     ),
     examples=(
         "python -m pianodiff.generate extender=repaint seconds=30",
-        "python -m pianodiff.generate ground_file=my.wav seconds=20 output=out.wav",
-        "python -m pianodiff.generate ground_file=my.wav seconds=20 include_prompt=false",
+        "python -m pianodiff.generate prompt=my.wav seconds=20 output=out.wav",
+        "python -m pianodiff.generate prompt=my.wav seconds=20 include_prompt=false",
         "python -m pianodiff.generate -m extender=interpolation,repaint history=true",
     ),
 )
@@ -55,21 +44,17 @@ def main() -> None:
     cli.run(ENTRYPOINT, generate_app)
 
 
-@hydra.main(config_path=CONF_DIR, config_name="generate", version_base="1.3")
+@hydra.main(config_path=str(CONF_DIR), config_name="generate", version_base="1.3")
 def generate_app(cfg: DictConfig) -> GenerationResult | None:
     tune_allocator()
     folder = hydra_run_folder()  # a refused request leaves no run folder behind
+    undo = folder.discard if folder is not None else None
     try:
-        with exit_on_sigterm():  # SIGTERM removes half-written temps as Ctrl-C does
+        with exit_on_user_error(undo), exit_on_sigterm():  # SIGTERM cleans up as Ctrl-C does
             result = run_generation(cfg)
-    except USER_ERRORS as err:
-        if folder is not None:
-            folder.discard()
-        print(f"error: {err}", file=sys.stderr)
-        sys.exit(2)
     except (KeyboardInterrupt, SystemExit):
-        if folder is not None:
-            folder.discard()
+        if undo is not None:
+            undo()
         raise
     meta = result.meta
     print(

@@ -1,19 +1,20 @@
 """Train DiffWave: ``python -m pianodiff.train experiment=piano14`` (Hydra entrypoint).
 
 The command line is checked (``pianodiff.cli``), then the Hydra app runs the training
-room's body (``training/run.py``). User errors end in one line and exit status 1.
+room's body (``training/run.py``). User errors end in one line and exit status 2
+(``core/errors.py``).
 """
 
 from __future__ import annotations
-
-import sys
 
 import hydra
 from omegaconf import DictConfig
 
 from pianodiff import cli
+from pianodiff.conf import CONF_DIR
 from pianodiff.core.allocator import tune_allocator
-from pianodiff.training.run import USER_ERRORS, check_data, train
+from pianodiff.core.errors import exit_on_user_error
+from pianodiff.training.run import check_data, train
 
 ENTRYPOINT = cli.Entrypoint(
     name="train",
@@ -29,7 +30,6 @@ ENTRYPOINT = cli.Entrypoint(
         "python -m pianodiff.train experiment=piano14 data.root=/my/recordings ckpt_path=last",
     ),
     preflight=check_data,
-    preflight_status=1,
 )
 
 
@@ -38,15 +38,12 @@ def main() -> None:
     cli.run(ENTRYPOINT, train_app)
 
 
-@hydra.main(config_path="conf", config_name="train", version_base="1.3")
+@hydra.main(config_path=str(CONF_DIR), config_name="train", version_base="1.3")
 def train_app(cfg: DictConfig) -> float | None:
-    """Entrypoint; user errors end in one line and exit status 1, nothing else lost."""
+    """Entrypoint; user errors end in one line and exit status 2, nothing else lost."""
     tune_allocator()
-    try:
+    with exit_on_user_error():
         result = train(cfg)
-    except USER_ERRORS as err:
-        print(f"error: {err}", file=sys.stderr)
-        sys.exit(1)
     return result["metrics"].get("val/loss")  # for Hydra sweepers
 
 

@@ -32,6 +32,7 @@ from omegaconf import DictConfig, OmegaConf
 from safetensors.torch import load_file, save_file
 
 from pianodiff import SAMPLE_RATE
+from pianodiff.core.errors import UserError
 from pianodiff.core.safe_writes import remove_stale, temp_suffix
 from pianodiff.diffusion.schedule import NoiseSchedule
 
@@ -59,7 +60,7 @@ SCHEDULE_TARGETS = frozenset(
 HYDRA_KEYS = ("_target_", "_args_", "_partial_", "_convert_", "_recursive_")
 
 
-class CheckpointError(ValueError):
+class CheckpointError(UserError):
     """A checkpoint that cannot be used; the message says which file and why."""
 
 

@@ -11,12 +11,14 @@ from pathlib import Path
 
 from omegaconf import DictConfig, OmegaConf
 
+from pianodiff.core.errors import UserError
+
 # An absolute path: Hydra resolves a relative ``config_path`` against the calling module,
 # which differs between ``python -m``, a console script and an in-process call.
 CONF_DIR = Path(__file__).resolve().parent
 
 
-class ConfigError(ValueError):
+class ConfigError(UserError):
     """A config that cannot be composed or a group option that does not exist (one line)."""
 
 
@@ -49,6 +51,17 @@ def primary_defaults(config_name: str) -> dict[str, str]:
     return picks
 
 
+def one_line(err: BaseException) -> str:
+    """Hydra's message in one line: its first line, and the choices it lists, if any."""
+    lines = [line.strip() for line in str(err).strip().splitlines() if line.strip()]
+    if not lines:
+        return type(err).__name__
+    for i, line in enumerate(lines):
+        if line.startswith("Available options"):
+            return f"{lines[0]}; choose one of: {', '.join(lines[i + 1 :])}"
+    return lines[0]
+
+
 def compose(config_name: str, overrides: list[str] | None = None) -> DictConfig:
     """``conf/<config_name>.yaml`` composed with ``overrides`` as the command line would,
     through Hydra's public compose API; any Hydra state of the caller is left as it was.
@@ -67,8 +80,7 @@ def compose(config_name: str, overrides: list[str] | None = None) -> DictConfig:
         with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
             return hydra_compose(config_name, overrides=list(overrides or []))
     except HydraException as err:
-        first = (str(err).strip().splitlines() or [type(err).__name__])[0]
-        raise ConfigError(f"{first} (python -m pianodiff.{config_name} --help)") from None
+        raise ConfigError(f"{one_line(err)} (python -m pianodiff.{config_name} --help)") from None
     finally:
         if saved is not None:
             GlobalHydra.instance().initialize(saved)

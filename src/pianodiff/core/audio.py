@@ -21,12 +21,13 @@ import torch
 import torchaudio.functional as AF
 
 from pianodiff import SAMPLE_RATE
+from pianodiff.core.errors import UserError
 from pianodiff.core.safe_writes import atomic_path  # the atomic write every writer here uses
 
 AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg", ".mp3", ".opus")
 
 
-class AudioError(ValueError):
+class AudioError(UserError):
     """A sound file that cannot be used; the message names the file and the fix."""
 
 

@@ -20,6 +20,7 @@ from torch.utils.data import DataLoader
 
 from pianodiff import SAMPLE_RATE
 from pianodiff.core.audio import AUDIO_EXTENSIONS
+from pianodiff.core.errors import UserError
 from pianodiff.data.dataset import (
     Clip,
     FixedCrops,
@@ -48,7 +49,7 @@ class StreamLoader(DataLoader):
         """Nothing to load: the sampler reads its position from the restored trainer."""
 
 
-class NoUsableAudioError(ValueError):
+class NoUsableAudioError(UserError):
     """No file of a data folder could be used; the message names the folder and formats."""
 
 

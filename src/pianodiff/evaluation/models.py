@@ -24,8 +24,9 @@ from pianodiff.checkpoint.export import (
     load_export,
     plain_sections,
 )
+from pianodiff.core.errors import UserError
 from pianodiff.diffusion.schedule import NoiseSchedule
-from pianodiff.generation.configs import CONF_DIR, load_group_config
+from pianodiff.generation.configs import load_group_config
 from pianodiff.generation.errors import GenerationError
 from pianodiff.generation.paths import resolve_checkpoint
 
@@ -33,13 +34,8 @@ UNTRAINED_PREFIX = "untrained:"
 FALLBACK_DIFFUSION = "linear50"  # schedule of an untrained net when no model is bundled
 
 
-class EvaluationError(ValueError):
+class EvaluationError(UserError):
     """Bad evaluation input; the message names the problem and the fix."""
-
-
-def conf_dir() -> Path:
-    """The shipped Hydra config folder (works from a checkout and from a wheel)."""
-    return CONF_DIR
 
 
 def load_model(spec: str | None, device: str = "cpu", seed: int = 0) -> LoadedModel:

@@ -63,3 +63,8 @@ class ProgressBar(GenerationPlugin):
         if self.task is not None:
             self.progress.stop()
             self.task = None
+
+
+def progress_plugin(cfg: Any) -> ProgressBar | None:
+    """The progress bar when ``cfg.progress`` is on (the default), as a generation plugin."""
+    return ProgressBar() if cfg.get("progress", True) else None

@@ -1,9 +1,10 @@
 """run_generation(cfg): a composed ``conf/generate.yaml`` in, a WAV + JSON sidecar out.
 
-The WAV is the prompt (the whole ground file, or the unconditional base window) followed by
-``seconds`` of new audio; ``include_prompt=false`` writes the new audio alone.
+The WAV is the prompt (the whole prompt file, or the unconditional base window) followed by
+``seconds`` of new audio; ``include_prompt=false`` writes the new audio alone. The audio
+itself comes from the one pipeline, ``generation/pipeline.py``; this module adds the files.
 
-Every check that can fail on the user's input (seconds, checkpoint, ground file, output
+Every check that can fail on the user's input (seconds, checkpoint, prompt file, output
 path) runs before any sampling, so a bad request costs nothing and leaves nothing behind.
 """
 
@@ -11,42 +12,28 @@ from __future__ import annotations
 
 import json
 import math
-import os
-import time
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 import torch
-from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
 from pianodiff import SAMPLE_RATE, __version__
-from pianodiff.checkpoint.export import load_export
+from pianodiff.checkpoint.export import LoadedModel, load_export
 from pianodiff.core.audio import atomic_path, write_audio
-from pianodiff.generation.configs import plan_from_config
 from pianodiff.generation.cost import steady_state_cost
 from pianodiff.generation.device import make_denoiser, pick_device
-from pianodiff.generation.engine import LongAudio, WindowedGenerator, prompt_tail_seconds
-from pianodiff.generation.errors import GenerationError
-from pianodiff.generation.geometry import Geometry
-from pianodiff.generation.ground import load_ground
+from pianodiff.generation.engine import LongAudio
 from pianodiff.generation.paths import (
     check_output,
     default_output,
     resolve_checkpoint,
     sidecar_path,
 )
+from pianodiff.generation.pipeline import Generated, generate, request_from_config
 from pianodiff.generation.plugins import GenerationPlugin, PluginList, build_plugins
-from pianodiff.generation.progress import ProgressBar
-from pianodiff.generation.values import (
-    check_candidates,
-    check_flag,
-    check_seed,
-    check_switches,
-)
-
-MAX_SECONDS = 3600.0
+from pianodiff.generation.values import check_flag, check_switches
 
 
 @dataclass
@@ -62,90 +49,54 @@ class GenerationResult:
     long: LongAudio | None = field(default=None, repr=False)
 
 
-def check_seconds(seconds: Any) -> float:
-    """``seconds`` as a float in (0, 1 h]; one clear error otherwise."""
-    try:
-        value = float(seconds)
-    except (TypeError, ValueError):
-        raise GenerationError(f"seconds must be a number, got {seconds!r}") from None
-    if not math.isfinite(value) or value <= 0:
-        raise GenerationError(f"seconds must be > 0, got {seconds}")
-    if round(value * SAMPLE_RATE) < 1:
-        raise GenerationError(f"seconds={value:g} is shorter than one sample")
-    if value > MAX_SECONDS:
-        raise GenerationError(f"seconds={value:g} is over the 1 h limit; generate in parts")
-    return value
-
-
 def run_generation(
-    cfg: DictConfig, plugins: list[GenerationPlugin] | None = None
+    cfg: DictConfig,
+    plugins: list[GenerationPlugin] | None = None,
+    model: LoadedModel | None = None,
 ) -> GenerationResult:
-    """Generate audio as ``cfg`` (conf/generate.yaml) says and write it with its sidecar."""
-    seconds = check_seconds(cfg.seconds)
-    candidates = check_candidates(cfg.candidates)
+    """Generate audio as ``cfg`` (conf/generate.yaml) says and write it with its sidecar.
+
+    ``model``: an export already loaded (the web page keeps one); None loads
+    ``cfg.checkpoint``. The audio comes from :func:`pipeline.generate`, the one pipeline.
+    """
     overwrite = check_flag("overwrite", cfg.overwrite)
     bf16, compile_net = check_flag("bf16", cfg.bf16), check_flag("compile", cfg.compile)
-    include_prompt = check_flag("include_prompt", cfg.get("include_prompt", True))
-    seed = check_seed(cfg.seed)
     check_switches(cfg)
-    geometry = Geometry(**OmegaConf.to_container(cfg.geometry, resolve=True))
-    inpainter = instantiate(cfg.extender)
-    checkpoint = resolve_checkpoint(cfg.checkpoint)
-    device = pick_device(cfg.device)
-    # The whole recording goes into the output; without it (include_prompt=false) only the
-    # tail that conditions the model and ranks the seams needs decoding.
-    tail = None if include_prompt else prompt_tail_seconds(geometry)
-    ground = (
-        load_ground(cfg.ground_file, SAMPLE_RATE, tail, end_seconds=geometry.window_seconds)
-        if cfg.ground_file
-        else None
-    )
-    model = load_export(checkpoint, device)
-    plan = plan_from_config(cfg.sampler, model.schedule)
-    seed = seed if seed is not None else int.from_bytes(os.urandom(4), "little")
-    output = Path(cfg.output) if cfg.output else default_output(inpainter.name, plan.name, seed)
+    request = request_from_config(cfg)  # every value checked, the prompt read
+    if model is None:
+        checkpoint = resolve_checkpoint(cfg.checkpoint)
+        model = load_export(checkpoint, pick_device(cfg.device))
+    else:
+        checkpoint = Path(model.path)
+    plan = request.plan(model.schedule)
+    name = request.extender.name
+    output = Path(cfg.output) if cfg.output else default_output(name, plan.name, request.seed)
     check_output(output, overwrite)
 
     hooks = PluginList([*(plugins or []), *build_plugins(cfg)])
-    if cfg.get("progress", True):
-        hooks.plugins.append(ProgressBar())
-    generator = torch.Generator(device=device).manual_seed(seed)
-    engine = WindowedGenerator(
-        make_denoiser(model.net, bf16, compile_net),
-        inpainter,
-        plan,
-        geometry,
-        generator=generator,
-        candidates=candidates,
-        plugin=hooks,
-    )
     try:
-        start = time.perf_counter()
-        with torch.no_grad():  # not inference_mode: guidance needs autograd locally
-            long = engine.generate(seconds, ground, include_prompt=include_prompt)
-        wall = time.perf_counter() - start
-        audio = long.audio.float().cpu()
-        if not bool(torch.isfinite(audio).all()):
-            raise GenerationError("the model produced NaN/inf audio; check the checkpoint")
-        meta = _sidecar(cfg, checkpoint, inpainter, plan, geometry, seed, long, wall, output)
-        meta["device"] = str(device)
+        done = generate(make_denoiser(model.net, bf16, compile_net), request, model.schedule, hooks)
+        meta = _sidecar(cfg, checkpoint, done, output)
+        meta["device"] = str(next(model.net.parameters()).device)
         sidecar = sidecar_path(output)
         if sidecar.exists() and not overwrite:  # appeared while sampling
             raise FileExistsError(f"{sidecar} exists; pass overwrite=true to replace it")
         with atomic_path(sidecar) as tmp:  # the JSON lands only if the audio did
             tmp.write_text(json.dumps(meta, indent=2))
-            write_audio(output, audio, SAMPLE_RATE, overwrite=overwrite)
-        result = GenerationResult(audio, SAMPLE_RATE, output, sidecar, meta, cfg, long)
+            write_audio(output, done.audio, SAMPLE_RATE, overwrite=overwrite)
+        result = GenerationResult(done.audio, SAMPLE_RATE, output, sidecar, meta, cfg, done.long)
         hooks.after_write(result)
         return result
     finally:
         hooks.close()
 
 
-def _sidecar(cfg, checkpoint, inpainter, plan, geometry, seed, long, wall, output) -> dict:
+def _sidecar(cfg: DictConfig, checkpoint: Path, done: Generated, output: Path) -> dict:
     sr = SAMPLE_RATE
+    request, long, plan, inpainter = done.request, done.long, done.plan, done.request.extender
+    geometry, wall = request.geometry, done.wall_seconds
     cost = long.cost.summary()
-    candidates = int(cfg.candidates)
+    candidates = request.candidates
     nfe_walk = inpainter.nfe(plan)
     nfe_window = nfe_walk * candidates
     duration = len(long.audio) / sr
@@ -166,14 +117,15 @@ def _sidecar(cfg, checkpoint, inpainter, plan, geometry, seed, long, wall, outpu
         "sampler": plan.name,
         "sampler_params": OmegaConf.to_container(cfg.sampler, resolve=True),
         "plan_levels": plan.num_levels,
-        "seed": seed,
-        "seconds": float(cfg.seconds),
-        "ground_file": str(cfg.ground_file) if cfg.ground_file else None,
+        "seed": request.seed,
+        "seconds": request.seconds,
+        "prompt": request.prompt_name,
+        "ground_file": request.prompt_name,  # the older name of "prompt", kept for readers
         "prompt_seconds": long.prompt_samples / sr,
-        "include_prompt": bool(cfg.get("include_prompt", True)),
+        "include_prompt": request.include_prompt,
         "candidates": candidates,
         "bf16": bool(cfg.bf16),
-        "geometry": OmegaConf.to_container(cfg.geometry, resolve=True),
+        "geometry": asdict(geometry),
         "sample_rate": sr,
         "base_seconds": long.base_samples / sr,
         "duration_seconds": duration,

@@ -22,6 +22,7 @@ from torch import nn
 from torch.optim.lr_scheduler import LambdaLR
 
 from pianodiff.checkpoint.ckpt_io import CONFIG_KEY
+from pianodiff.core.errors import UserError
 from pianodiff.data.context_masks import ContextMasks
 from pianodiff.data.dataset import stream_seed
 from pianodiff.diffusion.preconditioning import accepts_context
@@ -50,7 +51,7 @@ def loss_weights(alpha_bar: torch.Tensor, kind: str = "none", gamma: float = 5.0
     return (weights / weights.mean()).float()
 
 
-class NonFiniteLossError(FloatingPointError):
+class NonFiniteLossError(FloatingPointError, UserError):
     """Training produced a NaN/inf loss or gradient; the message names the step."""
 
 

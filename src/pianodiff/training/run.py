@@ -26,29 +26,19 @@ from pianodiff.checkpoint.ckpt_io import CONFIG_KEY, AtomicCheckpointIO
 from pianodiff.checkpoint.export import CheckpointError
 from pianodiff.checkpoint.from_training import load_training_checkpoint
 from pianodiff.checkpoint.warm_start import warm_start
-from pianodiff.core.audio import AudioError
+from pianodiff.conf import compose
+from pianodiff.core.errors import USER_ERRORS
 from pianodiff.core.safe_writes import RunFolder
 from pianodiff.data.datamodule import NoUsableAudioError
 from pianodiff.tracking.env import settle_wandb_mode
-from pianodiff.training.lit_module import NonFiniteLossError, optimizer_name
+from pianodiff.training.lit_module import optimizer_name
 
 log = logging.getLogger(__name__)
-
-USER_ERRORS = (
-    NonFiniteLossError,
-    CheckpointError,
-    NoUsableAudioError,
-    AudioError,
-    FileNotFoundError,
-)
 
 
 def compose_train_config(overrides: list[str] | None = None) -> DictConfig:
     """The training config as ``python -m pianodiff.train OVERRIDES`` would compose it."""
-    from hydra import compose, initialize_config_module
-
-    with initialize_config_module("pianodiff.conf", version_base="1.3"):
-        return compose(config_name="train", overrides=list(overrides or []))
+    return compose("train", overrides)
 
 
 def resolve_run_dir(cfg: DictConfig) -> Path:

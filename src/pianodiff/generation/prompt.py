@@ -1,4 +1,4 @@
-"""The ground file: a recording whose tail the generated audio continues.
+"""The prompt file: a recording that the generated audio continues (kept whole).
 
 Any format soundfile reads; stereo is averaged to mono and other rates are resampled
 (``audio.read_audio``). Refused, with one clear line: missing, not audio, empty, NaN or
@@ -21,13 +21,13 @@ from pianodiff.core.audio import AudioError, read_audio, read_audio_tail
 SILENCE_PEAK = 1e-4  # -80 dBFS
 
 
-def load_ground(
+def load_prompt_file(
     path: str | Path,
     sample_rate: int = SAMPLE_RATE,
     tail_seconds: float | None = None,
     end_seconds: float | None = None,
 ) -> torch.Tensor:
-    """Read and check a ground file (its last ``tail_seconds`` only, when given);
+    """Read and check a prompt file (its last ``tail_seconds`` only, when given);
     returns mono (T,) float32 at ``sample_rate``. ``end_seconds``: its last seconds, which
     condition the model, must not be silent either (``check_prompt_end``)."""
     if tail_seconds is None:
