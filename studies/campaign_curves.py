@@ -1,7 +1,7 @@
 """Curves of a training campaign run in legs, against the CPU time it cost.
 
     python -m studies.campaign_curves --legs <leg0>/csv/metrics.csv <leg1>/csv/metrics.csv ... \
-        --eval 4.11=outputs/eval_leg5/results.csv --out docs/img/campaign_curves.png
+        --eval 4.11=outputs/eval_leg5/results.csv --out studies/img/campaign_curves.png
 
 Each leg is a run's CSV-logger ``metrics.csv`` (``logger=csv``), oldest first. A leg that
 resumed the previous one (``ckpt_path=``) carries its step and CPU counts on; where the two

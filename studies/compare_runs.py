@@ -1,7 +1,7 @@
 """Curves of several training runs on one figure, by step: how far each is beyond Wiener.
 
     python -m studies.compare_runs --run plain=outputs/piano14_cpu/<run> \\
-        --run precond=outputs/piano14_cpu_precond/<run> --out docs/img/runs_compared.png
+        --run precond=outputs/piano14_cpu_precond/<run> --out studies/img/runs_compared.png
 
 A warm-started run counts its steps from 0: ``--run label=run_dir@1486`` shifts them so a
 continuation lines up after the run it started from.
@@ -39,7 +39,7 @@ def main() -> None:
     parser.add_argument(
         "--run", action="append", required=True, help="label=run_dir[@step_offset] (repeat)"
     )
-    parser.add_argument("--out", type=Path, default=Path("docs/img/runs_compared.png"))
+    parser.add_argument("--out", type=Path, default=Path("studies/img/runs_compared.png"))
     args = parser.parse_args()
     runs: dict[str, list[dict[str, float]]] = {}
     for item in args.run:

@@ -1,7 +1,7 @@
 """Rank training levers of ``experiment=piano14_cpu`` by what they buy per CPU-hour.
 
     python -m studies.lever_study launch --init <run>/checkpoints/last.ckpt --minutes 50
-    python -m studies.lever_study report --study outputs/lever_study/<id> --out docs/img
+    python -m studies.lever_study report --study outputs/lever_study/<id> --out studies/img
 
 ``launch`` starts one training run per lever, all at once and one thread each, so every
 lever gets the same share of the same cores for the same wall time (the fair "per
@@ -281,7 +281,7 @@ def main(argv: list[str] | None = None) -> int:
     r = sub.add_parser("report", help="score every run of a study; table, CSV and curves")
     r.add_argument("--study", required=True)
     r.add_argument("--data", default="data/piano14")
-    r.add_argument("--out", default="docs/img")
+    r.add_argument("--out", default="studies/img")
     r.add_argument("--crops", type=int, default=32, help="held-out 0.5 s crops (× 4 draws)")
     r.add_argument("--seconds", type=float, default=3.0, help="length of the 2 samples")
     r.add_argument(

@@ -1,4 +1,4 @@
-"""Figures and numbers of a training run and its export, for docs/training-on-cpu.md.
+"""Figures and numbers of a training run and its export (README and studies/training-history.md).
 
     python -m studies.training_report --run outputs/piano14_cpu/<run> \
         --export checkpoints/piano14-small --out docs/img
