@@ -43,6 +43,7 @@ def _isolated_wandb(tmp_path, monkeypatch):
     monkeypatch.setenv("WANDB_DATA_DIR", str(tmp_path / "wandb-data"))
     monkeypatch.setenv("WANDB_CACHE_DIR", str(tmp_path / "wandb-cache"))
     monkeypatch.setenv("WANDB_CONFIG_DIR", str(tmp_path / "wandb-config"))
+    monkeypatch.setenv("PIANODIFF_CACHE_DIR", str(tmp_path / "pianodiff-cache"))  # bf16 verdicts
     (tmp_path / "wandb-dir").mkdir()
 
 

@@ -1,11 +1,17 @@
-"""Device choice and the network wrapper options (bf16 autocast, torch.compile)."""
+"""Device choice and the network wrapper options (bf16 autocast, torch.compile).
+
+``bf16`` is "auto" (measured once per host and model, ``generation/precision.py``), true or
+false; :func:`denoiser_for` resolves it and returns the choice for the sidecar.
+"""
 
 from __future__ import annotations
 
 import torch
 
 from pianodiff.diffusion.denoiser import Denoiser
+from pianodiff.generation.bf16_cache import VerdictCache
 from pianodiff.generation.errors import GenerationError
+from pianodiff.generation.precision import Bf16Choice, choose_bf16
 
 DEVICE_CHOICES = "auto, cpu, cuda, cuda:<index> or mps"
 
@@ -46,3 +52,17 @@ def make_denoiser(net: torch.nn.Module, bf16: bool = False, compile: bool = Fals
     if compile:
         net = torch.compile(net)
     return Denoiser(net, torch.bfloat16 if bf16 else None)
+
+
+def denoiser_for(
+    net: torch.nn.Module,
+    device: torch.device,
+    bf16: bool | str = "auto",
+    compile: bool = False,
+    net_step: float = 0.0,
+    cache: VerdictCache | None = None,
+) -> tuple[Denoiser, Bf16Choice]:
+    """The denoiser of ``net`` with ``bf16`` resolved ("auto" measures the uncompiled net
+    once per host and model at network step ``net_step``), and the choice made."""
+    choice = choose_bf16(bf16, net, device, net_step, cache=cache)
+    return make_denoiser(net, choice.use, compile), choice

@@ -32,10 +32,13 @@ from pianodiff.diffusion.hooks import Inpainter
 from pianodiff.diffusion.plan import SamplingPlan
 from pianodiff.diffusion.schedule import NoiseSchedule
 from pianodiff.generation.configs import plan_from_config
+from pianodiff.generation.device import denoiser_for
 from pianodiff.generation.engine import LongAudio, WindowedGenerator, prompt_tail_seconds
 from pianodiff.generation.errors import GenerationError
 from pianodiff.generation.geometry import Geometry
 from pianodiff.generation.plugins import GenerationPlugin
+from pianodiff.generation.precision import Bf16Choice, parse_setting
+from pianodiff.generation.presets import preset_of, preset_record
 from pianodiff.generation.prompt import check_prompt, check_prompt_end, load_prompt_file
 from pianodiff.generation.values import (
     check_candidates,
@@ -85,6 +88,8 @@ class GenerationRequest:
         candidates: continuations sampled per window; the best seam is kept.
         include_prompt: False returns the new audio alone.
         prompt_name: where the prompt came from (a file path), for the record.
+        preset: the ``conf/preset`` option the config was composed with (None: none).
+        bf16: "auto", "true" or "false": how :func:`make_denoiser` decides bf16 autocast.
     """
 
     seconds: float
@@ -96,6 +101,8 @@ class GenerationRequest:
     candidates: int = 1
     include_prompt: bool = True
     prompt_name: str | None = None
+    preset: str | None = None
+    bf16: str = "false"
 
     def __post_init__(self) -> None:
         check_seconds(self.seconds)
@@ -103,6 +110,8 @@ class GenerationRequest:
         if check_seed(self.seed) is None:
             raise GenerationError("a request's seed is a whole number (draw_seed() for null)")
         check_flag("include_prompt", self.include_prompt)
+        if self.bf16 not in ("auto", "true", "false"):
+            raise GenerationError(f"a request's bf16 is auto, true or false, got {self.bf16!r}")
 
     def plan(self, schedule: NoiseSchedule) -> SamplingPlan:
         """The sampling plan over the model's noise ``schedule``."""
@@ -119,6 +128,19 @@ class Generated:
     request: GenerationRequest
     plan: SamplingPlan
     wall_seconds: float
+    bf16: Bf16Choice | None = None
+
+    def choices(self) -> dict[str, Any]:
+        """What was chosen for the user, for the record: the preset, the sampler it selects
+        and whether that sampler ran (an explicit ``sampler=`` wins), bf16 and its reason."""
+        sampler = self.request.sampler
+        if isinstance(sampler, DictConfig):
+            record = preset_record(self.request.preset, sampler)
+        else:  # a ready SamplingPlan: whatever the preset said, it did not pick this
+            record = {"preset": self.request.preset, "preset_sampler_used": False}
+        if self.bf16 is not None:
+            record.update(self.bf16.record())
+        return record
 
     @property
     def audio(self) -> torch.Tensor:
@@ -197,7 +219,20 @@ def request_from_config(
         candidates=candidates,
         include_prompt=include_prompt,
         prompt_name=name,
+        preset=preset_of(cfg),
+        bf16=parse_setting(cfg.get("bf16", False)),
     )
+
+
+def make_denoiser(
+    net: torch.nn.Module, schedule: NoiseSchedule, bf16: Any = "auto", compile: bool = False
+) -> tuple[Denoiser, Bf16Choice]:
+    """The denoiser of a loaded ``net`` with ``bf16`` resolved (true, false, or "auto": timed
+    once per host and model, then cached; ``generation/precision.py``), and the choice made,
+    to hand to :func:`generate` for the record."""
+    device = next(net.parameters()).device
+    mid_step = 0.5 * (schedule.num_steps - 1)  # the probe's noise level: mid-schedule
+    return denoiser_for(net, device, bf16, compile, mid_step)
 
 
 def generate(
@@ -205,8 +240,12 @@ def generate(
     request: GenerationRequest,
     schedule: NoiseSchedule,
     plugin: GenerationPlugin | None = None,
+    bf16: Bf16Choice | None = None,
 ) -> Generated:
     """Run ``request`` with the network behind ``denoiser`` over its noise ``schedule``.
+
+    ``bf16``: how the denoiser's precision was chosen (:func:`make_denoiser`), kept for
+    :meth:`Generated.choices`.
 
     Sampling runs under ``torch.no_grad()``, not ``inference_mode()``: guidance extenders
     take gradients locally. Non-finite audio is refused (a broken checkpoint).
@@ -229,4 +268,4 @@ def generate(
     wall = time.perf_counter() - start
     if not bool(torch.isfinite(long.audio).all()):
         raise GenerationError("the model produced NaN/inf audio; check the checkpoint")
-    return Generated(long=long, request=request, plan=plan, wall_seconds=wall)
+    return Generated(long=long, request=request, plan=plan, wall_seconds=wall, bf16=bf16)
