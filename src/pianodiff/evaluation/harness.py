@@ -4,7 +4,9 @@ Over held-out real audio it fills centred gaps (LSD, SNR), continues the audio f
 with the generation engine (seam score against the natural distribution, chroma
 continuity against the real continuation, change of the known region, tonality, onset
 rate and transcribed notes, cost), compares the same-seed continuations of different
-prompts (prompt influence), samples unconditional base windows, and writes
+prompts (prompt influence), samples unconditional base windows, continues passages rendered
+in four keys to judge whether the key is followed (``key_following``, with optional harmony
+guidance), and writes
 ``results.csv``, ``summary.md`` and PNG plots to the run directory and to W&B (offline by
 default). Definitions: docs/evaluation.md. The entrypoint itself is ``pianodiff/evaluate.py``.
 """
@@ -21,6 +23,8 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from pianodiff.api import Generator
 from pianodiff.evaluation.cases import extension_cases, gap_cases, load_held_out
 from pianodiff.evaluation.equal_cost import check_budget, plan_within_cost
+from pianodiff.evaluation.key_following import key_cases, key_table, run_key_following
+from pianodiff.evaluation.key_set import ensure_key_set
 from pianodiff.evaluation.models import EvaluationError, load_model
 from pianodiff.evaluation.report import markdown_table, plot, summarise, write_csv
 from pianodiff.evaluation.run_cases import (
@@ -32,7 +36,9 @@ from pianodiff.evaluation.run_cases import (
 )
 from pianodiff.generation.configs import build_extender, build_plan
 from pianodiff.generation.device import pick_device
+from pianodiff.generation.geometry import Geometry
 from pianodiff.generation.values import check_flag
+from pianodiff.inpaint.harmony import Harmony, HarmonyError
 from pianodiff.measures.natural import natural_seam_distribution
 from pianodiff.measures.notes import announce_if_off
 from pianodiff.tracking.evaluate_run import log_to_wandb
@@ -43,10 +49,32 @@ def _names(value) -> list[str]:
     return [value] if isinstance(value, str) else [str(v) for v in value]
 
 
+def _harmony(cfg: DictConfig) -> Harmony | None:
+    """Harmony guidance of the key-following continuations (None when off)."""
+    node = cfg.get("harmony") or {}
+    try:
+        harmony = Harmony(**OmegaConf.to_container(node, resolve=True))
+    except (HarmonyError, TypeError) as err:
+        raise EvaluationError(str(err)) from err
+    return harmony if harmony.active else None
+
+
+def _key_cases(keyed: DictConfig, sample_rate: int):
+    """The key-following prompts: the held-out pieces rendered in every key (once)."""
+    shifts = [int(s) for s in keyed.shifts]
+    files = ensure_key_set(keyed.data_dir, shifts, soundfont=keyed.soundfont)
+    use = None if keyed.use_passages is None else [int(i) for i in keyed.use_passages]
+    return key_cases(
+        files, keyed.prompt_seconds, keyed.seconds, keyed.passages_per_file, use, sample_rate
+    )
+
+
 def evaluate(cfg: DictConfig, run_dir: Path) -> tuple[list[dict], str]:
     """Run every case for every (extender, sampler); write outputs to ``run_dir``."""
-    for name in ("bf16", "compile", "gap.enabled", "extension.enabled", "wandb.enabled"):
+    flags = ("bf16", "compile", "gap.enabled", "extension.enabled", "wandb.enabled")
+    for name in (*flags, "key_following.enabled"):
         check_flag(name, OmegaConf.select(cfg, name))  # "no" must not read as true
+    harmony = _harmony(cfg)
     budget = check_budget(cfg.equal_cost)
     device = pick_device(cfg.device)
     model = load_model(cfg.checkpoint, device, cfg.seed)
@@ -60,7 +88,9 @@ def evaluate(cfg: DictConfig, run_dir: Path) -> tuple[list[dict], str]:
     extensions = extensions if ext.enabled else []
     uncond = cfg.unconditional
     seeds = [int(s) for s in uncond.seeds] if uncond.enabled else []
-    if not gaps and not extensions and not seeds:
+    keyed = cfg.key_following
+    keys = _key_cases(keyed, sr) if keyed.enabled else []
+    if not gaps and not extensions and not seeds and not keys:
         raise EvaluationError(
             f"no evaluation case fits the audio in {cfg.data_dir}; use longer files or "
             "lower gap.case_seconds / extension.ground_seconds / extension.seconds"
@@ -93,7 +123,7 @@ def evaluate(cfg: DictConfig, run_dir: Path) -> tuple[list[dict], str]:
     rows: list[dict] = []
     samplers_done: set[str] = set()
     labels = {setup.sampler for setup in setups}
-    total = len(setups) * (len(gaps) + len(extensions)) + len(labels) * len(seeds)
+    total = len(setups) * (len(gaps) + len(extensions) + len(keys)) + len(labels) * len(seeds)
     columns = [
         TextColumn("{task.description}"),
         BarColumn(),
@@ -131,6 +161,16 @@ def evaluate(cfg: DictConfig, run_dir: Path) -> tuple[list[dict], str]:
             if cfg.influence.enabled:
                 edges = [float(e) for e in cfg.influence.edges_s]
                 rows += run_influence(setup, extensions, continuations, edges)
+            if keys:
+                progress.update(bar, description=f"{name} key-following")
+                rows += run_key_following(
+                    setup,
+                    keys,
+                    keyed.seconds,
+                    Geometry(**keyed.geometry),
+                    harmony,
+                    on_case=lambda: progress.advance(bar),
+                )
     summary = summarise(rows)
     title = (
         f"Evaluation of {cfg.checkpoint or model.path} on {len(audio)} file(s) of "
@@ -138,7 +178,7 @@ def evaluate(cfg: DictConfig, run_dir: Path) -> tuple[list[dict], str]:
         + (f", every extender at ≤ {budget:g} forward passes per window" if budget else "")
         + "\n"
     )
-    table = markdown_table(summary, natural, title)
+    table = markdown_table(summary, natural, title) + key_table(rows)
     write_csv(rows, run_dir / "results.csv")
     (run_dir / "summary.md").write_text(table)
     torch.save(natural, run_dir / "natural_seam_scores.pt")

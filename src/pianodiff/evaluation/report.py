@@ -30,6 +30,8 @@ SUMMARY_COLUMNS = [  # (column, header, row tasks it comes from)
     ("notes_per_s", "notes/s", NEW_AUDIO),
     ("notes_per_s_real", "notes/s real", ("extend",)),
     ("own_prompt_closer", "own-prompt chroma closer", ("influence",)),
+    ("follows", "key top-1", ("key",)),
+    ("follows_real", "key top-1 real", ("key",)),
     ("nfe", "NFE/window", NEW_AUDIO),
     ("net_audio_s_per_s", "net-audio-s per s", ("extend",)),
     ("realtime_factor", "wall s per s", ("extend",)),

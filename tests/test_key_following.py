@@ -1,0 +1,187 @@
+"""The key-following measure: tonal continuations in four keys, and ones that ignore the key.
+
+A continuation follows when its pitch-class profile is closest to its own prompt's among
+the prompts of the same passage in four keys (0, +3, +6, +9 semitones). Synthetic piano-like
+chord progressions stand in for music: the prompt plays I–IV–V–I, the continuation other
+chords of the same key (vi–ii–V7–I), so a right answer needs the key, not the same notes.
+"""
+
+from __future__ import annotations
+
+import math
+
+import mido
+import numpy as np
+import pytest
+import torch
+from system_parts import needs_synth
+
+from pianodiff.data.piano14 import Piece
+from pianodiff.data.render import Synth, resolve_soundfont
+from pianodiff.evaluation.key_following import key_summary
+from pianodiff.evaluation.key_set import ensure_key_set, key_file, transpose_midi
+from pianodiff.measures.key_following import (
+    classes_from_activations,
+    follows,
+    rotate_classes,
+    top1_share,
+    transcribe,
+)
+from pianodiff.measures.notes import unavailable_reason
+from pianodiff.measures.pitch_profile import fold_to_classes, pitch_profile
+
+SR = 22050
+SHIFTS = (0, 3, 6, 9)
+PROMPT = [(60, 64, 67), (65, 69, 72), (55, 59, 62, 67), (60, 64, 67)]  # I IV V I in C
+CONTINUATION = [(57, 60, 64), (62, 65, 69), (55, 59, 62, 65), (60, 64, 67, 72)]  # vi ii V7 I
+IGNORING = [(64, 68, 71), (61, 64, 68), (59, 63, 66), (64, 68, 71)]  # E major, whatever the key
+
+needs_notes = pytest.mark.skipif(
+    unavailable_reason() is not None, reason="the notes extra is not installed (make notes)"
+)
+
+
+def progression(chords, shift: int = 0, seconds: float = 0.6) -> torch.Tensor:
+    """Piano-like chords (decaying partials 1/k), each ``seconds`` long: (T,) float32."""
+    t = np.arange(int(seconds * SR)) / SR
+    out = []
+    for chord in chords:
+        seg = np.zeros_like(t)
+        for midi in chord:
+            f = 440.0 * 2 ** ((midi + shift - 69) / 12)
+            seg += sum(np.sin(2 * np.pi * k * f * t) / k for k in range(1, 4) if k * f < 5000)
+        out.append(seg * np.exp(-3.0 * t) / len(chord))
+    wave = np.concatenate(out)
+    return torch.from_numpy(0.5 * wave / np.abs(wave).max()).float()
+
+
+def stft_classes(wave: torch.Tensor) -> torch.Tensor:
+    """The STFT pitch profile folded to 12 classes (the measure's transcriber-free stand-in)."""
+    return fold_to_classes(pitch_profile(wave, SR))
+
+
+def profiles(chords, fn) -> torch.Tensor:
+    """(1 passage, 4 keys, 12) profiles of ``chords`` played in every key."""
+    return torch.stack([fn(progression(chords, s)) for s in SHIFTS]).unsqueeze(0)
+
+
+def test_tonal_continuations_follow_their_key_by_the_stft_profile():
+    prompts = profiles(PROMPT, stft_classes)
+    assert top1_share(profiles(CONTINUATION, stft_classes), prompts) == 1.0
+
+
+def test_a_continuation_that_ignores_its_prompt_is_at_chance():
+    prompts = profiles(PROMPT, stft_classes)
+    same = stft_classes(progression(IGNORING))  # the same audio after every prompt
+    ignoring = same.expand(1, len(SHIFTS), 12)
+    assert top1_share(ignoring, prompts) == pytest.approx(1 / len(SHIFTS))
+    # whatever it plays: rotating it through all 12 keys still finds exactly one in four
+    shares = [top1_share(rotate_classes(ignoring, r), prompts) for r in range(12)]
+    assert all(share == pytest.approx(0.25) for share in shares)
+
+
+@needs_notes
+def test_transcribed_tonal_continuations_follow_and_keep_register():
+    prompts = [transcribe(progression(PROMPT, s), SR) for s in SHIFTS]
+    conts = [transcribe(progression(CONTINUATION, s), SR) for s in SHIFTS]
+    stack = lambda ts: torch.stack([t.classes for t in ts]).unsqueeze(0)  # noqa: E731
+    assert top1_share(stack(conts), stack(prompts)) == 1.0
+    ignoring = transcribe(progression(IGNORING), SR).classes.expand(1, len(SHIFTS), 12)
+    assert top1_share(ignoring, stack(prompts)) == pytest.approx(0.25)
+    # the register rises with the key (the transcriber also hears some upper partials as
+    # notes: measured 67, 69, 76, 80 for the prompts), the continuation's stays near its
+    # prompt's, and the density is the chords' (3-4 notes every 0.6 s, partials included)
+    pitches = [p.mean_pitch for p in prompts]
+    assert pitches == sorted(pitches) and pitches[-1] - pitches[0] >= 9
+    for p, c in zip(prompts, conts):
+        assert abs(c.mean_pitch - p.mean_pitch) < 4
+        assert 5.0 <= c.notes_per_s <= 15.0 and c.note_frames > 0.8
+
+
+def test_activations_fold_to_pitch_classes():
+    note = np.zeros((10, 88), dtype=np.float32)
+    note[:, 60 - 21] = 1.0  # C4
+    note[:5, 67 - 21] = 1.0  # G4, half as long
+    classes = classes_from_activations(note)
+    expected = torch.zeros(12, dtype=torch.float64)
+    expected[0], expected[7] = 10.0, 5.0
+    assert torch.allclose(classes, expected / expected.norm())
+    assert follows(classes, torch.stack([expected, rotate_classes(expected, 3)]), 0)
+    assert not follows(classes, torch.stack([expected, rotate_classes(expected, 3)]), 1)
+
+
+def test_top1_share_refuses_mismatched_shapes():
+    with pytest.raises(ValueError, match="passages, keys, 12"):
+        top1_share(torch.zeros(1, 4, 12), torch.zeros(1, 3, 12))
+
+
+def test_summary_reports_shares_register_and_windows():
+    rows = []
+    for k, shift in enumerate(SHIFTS):
+        common = {"extender": "e", "sampler": "s", "harmony_strength": 0.0, "harmony_cut": 0.8}
+        rows.append(
+            {
+                "task": "key",
+                **common,
+                "follows": float(k == 0),
+                "follows_real": 1.0,
+                "mean_pitch": 60.0 + shift,
+                "mean_pitch_prompt": 60.0 + shift,
+                "mean_pitch_real": 61.0 + shift,
+                "pitch_gap": 0.0,
+                "pitch_gap_real": 1.0,
+                "notes_per_s": 4.0,
+                "notes_per_s_prompt": 5.0,
+                "notes_per_s_real": 5.0,
+                "key_note_frames": 0.5,
+                "key_tonality": 0.1,
+                "key_hiss_db": -40.0,
+                "key_seam_median": 1.5,
+            }
+        )
+        for w in (1, 2):
+            rows.append(
+                {
+                    "task": "key_window",
+                    **common,
+                    "window": w,
+                    "follows": float(w == 1),
+                    "follows_real": math.nan,
+                }
+            )
+    (s,) = key_summary(rows)
+    assert s["prompts"] == 4 and s["follows"] == 1 and s["top1"] == 0.25 and s["top1_real"] == 1
+    assert s["pitch_corr"] == pytest.approx(1.0) and s["pitch_gap_real"] == 1.0
+    assert s["top1_w1"] == 1.0 and s["top1_w2"] == 0.0 and math.isnan(s["top1_real_w1"])
+
+
+def test_transpose_midi_moves_notes_not_drums(tmp_path):
+    path = tmp_path / "x.mid"
+    mid = mido.MidiFile()
+    track = mido.MidiTrack()
+    track += [
+        mido.Message("note_on", note=60, velocity=64, channel=0, time=0),
+        mido.Message("note_off", note=60, velocity=0, channel=0, time=100),
+        mido.Message("note_on", note=36, velocity=64, channel=9, time=0),
+    ]
+    mid.tracks.append(track)
+    mid.save(str(path))
+    transpose_midi(path, 3)
+    notes = [(m.channel, m.note) for m in mido.MidiFile(str(path)).tracks[0] if hasattr(m, "note")]
+    assert notes == [(0, 63), (0, 63), (9, 36)]
+
+
+@needs_synth
+@pytest.mark.slow
+def test_rendered_keys_move_the_profile_by_their_shift(tmp_path):
+    piece = Piece("bach_bwv846", "bach/bwv846.mxl", "eval")
+    resolve_soundfont("musescore")  # the set needs the renderer's soundfont
+    files = ensure_key_set(tmp_path, (0, 3), [piece], measures=2)
+    assert set(files) == {("bach_bwv846", 0), ("bach_bwv846", 3)}
+    assert files[("bach_bwv846", 3)] == key_file(tmp_path, "bach_bwv846", 3)
+    from pianodiff.core.audio import read_audio
+
+    c, e_flat = (stft_classes(read_audio(files[("bach_bwv846", s)])) for s in (0, 3))
+    # the same music three semitones up: its profile is the C one rotated by 3
+    assert float(rotate_classes(c, 3) @ e_flat) > 0.95 > float(c @ e_flat)
+    assert Synth  # the renderer's own type, imported for the set
