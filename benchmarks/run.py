@@ -3,9 +3,11 @@ measured in the same run.
 
     python -m benchmarks.run [--quick] [--out bench-results]
 
-Gathers ``benchmarks.forward`` (inference fast path), ``benchmarks.quality`` (bf16's effect
-on generated audio), ``benchmarks.train_throughput``, ``benchmarks.train_step`` (network
-shape and torch.compile of the CPU training step) and ``benchmarks.generation_cost``.
+Gathers ``benchmarks.forward`` (inference fast path), ``benchmarks.presets`` (host kind,
+GEMM floors, the forward against them, every preset's RTF against today's default in fp32),
+``benchmarks.quality`` (bf16's effect on generated audio), ``benchmarks.train_throughput``,
+``benchmarks.train_step`` (network shape and torch.compile of the CPU training step) and
+``benchmarks.generation_cost``.
 A module that is not there yet is reported as "not available yet"; one that fails is
 reported with its error. No row is ever made up. Writes ``report.md`` and ``report.json``.
 """
@@ -26,6 +28,7 @@ from pianodiff.core.audio import atomic_path
 
 MODULES = (
     ("forward", "benchmarks.forward"),
+    ("presets", "benchmarks.presets"),
     ("quality", "benchmarks.quality"),
     ("train", "benchmarks.train_throughput"),
     ("train step", "benchmarks.train_step"),

@@ -105,7 +105,7 @@ def test_evaluate_end_to_end(tiny_checkpoint, held_out, tmp_path):
             assert r["own_prompt_closer"] == 0.5
         if r["task"] == "unconditional":
             assert r["extender"] == "unconditional" and r["nfe"] == 6
-            assert 0.0 <= r["tonality"] <= 1.0
+            assert 0.0 <= r["tonality"] <= 1.0 and r["hiss_db"] < 0.0
             assert ("note_frames" in r) == notes_on
         if r["task"] == "seam":
             assert 0.0 <= r["seam_percentile"] <= 100.0
@@ -113,6 +113,7 @@ def test_evaluate_end_to_end(tiny_checkpoint, held_out, tmp_path):
     assert (run_dir / "summary.md").read_text() == table
     assert "| replacement | fast |" in table and "150 ms" in table
     assert "| unconditional | fast |" in table and "same-seed corr 0.2s-end" in table
+    assert "hiss floor dB" in table
     assert "own-prompt chroma closer" in table and ("note frames" in table) == notes_on
     assert (run_dir / "seam_scores.png").stat().st_size > 0
     assert (run_dir / "gap_lsd.png").stat().st_size > 0
@@ -125,6 +126,7 @@ def test_unconditional_rows_measure_generates_base_window(tiny_checkpoint):
     from pianodiff.generation.configs import build_extender, build_plan
     from pianodiff.generation.geometry import Geometry
     from pianodiff.generation.plugins import GenerationPlugin
+    from pianodiff.measures.hiss import hiss_floor
     from pianodiff.measures.tonality import tonality
 
     class BaseWindow(GenerationPlugin):
@@ -140,6 +142,7 @@ def test_unconditional_rows_measure_generates_base_window(tiny_checkpoint):
     base = BaseWindow()
     runner.generate(0.1, seed=3, sampler="fast", geometry=Geometry(0.5, 0.25, 0.02), plugins=[base])
     assert row["tonality"] == tonality(base.audio)
+    assert row["hiss_db"] == hiss_floor(base.audio)  # the hiss floor of the same window
 
 
 def test_untrained_control_builds_the_named_size():

@@ -22,6 +22,7 @@ SUMMARY_COLUMNS = [  # (column, header, row tasks it comes from)
     ("chroma_real", "chroma real", ("seam",)),
     ("known_snr_db", "known-region SNR dB", ("extend",)),
     ("tonality", "tonality", NEW_AUDIO),
+    ("hiss_db", "hiss floor dB", ("unconditional",)),
     ("tonality_real", "tonality real", ("extend",)),
     ("onset_rate", "onsets/s", NEW_AUDIO),
     ("onset_rate_real", "onsets/s real", ("extend",)),

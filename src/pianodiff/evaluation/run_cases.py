@@ -25,6 +25,7 @@ from pianodiff.evaluation.cases import ExtensionCase, GapCase
 from pianodiff.evaluation.influence import influence_row
 from pianodiff.inpaint.replacement import Replacement
 from pianodiff.measures.chroma import continuity_at
+from pianodiff.measures.hiss import hiss_floor
 from pianodiff.measures.natural import percentile_of, seam_scores_at
 from pianodiff.measures.notes import note_metrics
 from pianodiff.measures.onsets import onset_rate
@@ -187,6 +188,7 @@ def run_unconditional_case(setup: Setup, seed: int, seconds: float) -> dict:
         "seed": seed,
         "seconds": seconds,
         "tonality": tonality(audio, sr),
+        "hiss_db": hiss_floor(audio, sr),
         "onset_rate": onset_rate(audio, sr),
         **note_metrics(audio, sr),
         "nfe": setup.denoiser.nfe - before,

@@ -1,0 +1,151 @@
+"""The sampler frontier of a checkpoint: quality against network calls, many seeds.
+
+    python -m benchmarks.frontier [--seeds 8] [--steps 5,10,20,30,50] [--out frontier-results]
+    python -m benchmarks.frontier --samplers ddim,dpmpp_2m_sde --bf16   # a subset, in bf16
+    python -m benchmarks.frontier --plot-only --out frontier-results      # redraw
+
+Every shipped sampler family (``evaluation.frontier.default_families``) over ``--steps``,
+each point on ``--seeds`` unconditional clips of a 5 s base window plus ``--seconds`` of
+extension (10 s by default), judged by note frames, hiss floor, local flatness and seam
+score (docs/generation.md). Hours on two CPU cores: the run writes ``rows.csv`` after every
+clip and resumes from it, so stop and restart it at will. Timing-insensitive (the wall
+seconds are recorded, but ``benchmarks.presets`` is where speed is measured), so it can run
+under ``nice`` beside other work. Needs the note measure (``make notes``).
+
+Writes ``rows.csv`` (one row per clip), ``summary.md`` and ``frontier.png`` to ``--out``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import sys
+from pathlib import Path
+
+from pianodiff.core.safe_writes import atomic_path
+
+PRESET_NAMES = ("draft", "standard", "best")
+
+
+def read_rows(path: Path) -> list[dict]:
+    """The rows of an earlier (or interrupted) run; [] when there is none."""
+    if not path.is_file():
+        return []
+    with open(path, newline="") as fh:
+        return list(csv.DictReader(fh))
+
+
+def write_rows(rows: list[dict], path: Path) -> None:
+    """All rows to ``path`` atomically (a kill mid-write keeps the previous file)."""
+    columns: list[str] = []
+    for row in rows:
+        columns += [k for k in row if k not in columns]
+    with atomic_path(path) as tmp, open(tmp, "w", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=columns)
+        writer.writeheader()
+        writer.writerows(rows)
+
+
+def preset_points(rows: list[dict]) -> dict[str, str]:
+    """Frontier point label -> preset name, for each preset whose sampler, as shipped, is
+    one of the points in ``rows``."""
+    from omegaconf import OmegaConf
+
+    from pianodiff.evaluation.frontier import default_families, points
+    from pianodiff.generation.configs import load_group_config
+    from pianodiff.generation.presets import resolve_preset
+
+    steps = sorted({int(float(r["steps"])) for r in rows})
+    labels = {str(r["point"]) for r in rows}
+    grid = [p for p in points(default_families(steps)) if p.label in labels]
+    marks = {}
+    for name in PRESET_NAMES:
+        try:
+            shipped = OmegaConf.to_container(resolve_preset(name).sampler_config())
+        except Exception:  # a preset not shipped (yet) is simply not marked
+            continue
+        for p in grid:
+            if (
+                OmegaConf.to_container(load_group_config("sampler", p.sampler, **p.params))
+                == shipped
+            ):
+                marks[p.label] = name
+    return marks
+
+
+def report(out: Path, rows: list[dict], title: str) -> str:
+    """Write summary.md and frontier.png from ``rows``; return the markdown."""
+    from pianodiff.evaluation.frontier import markdown, summarise
+    from pianodiff.evaluation.frontier_plot import plot_frontier
+
+    summary = summarise(rows)
+    table = markdown(summary, title)
+    with atomic_path(out / "summary.md") as tmp:
+        tmp.write_text(table)
+    if any(not s["bf16"] for s in summary):
+        plot_frontier(summary, out / "frontier.png", preset_points(rows))
+    return table
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seeds", type=int, default=8, help="seeds 0..N-1 per point")
+    parser.add_argument("--steps", default="5,10,20,30,50", help="step counts of free samplers")
+    parser.add_argument("--samplers", default=None, help="only these conf/sampler options")
+    parser.add_argument("--families", default=None, help="only these family labels (;-sep.)")
+    parser.add_argument("--seconds", type=float, default=5.0, help="new seconds after the base")
+    parser.add_argument("--bf16", action="store_true", help="the network under bf16 autocast")
+    parser.add_argument("--checkpoint", default=None, help="export folder (default: bundled)")
+    parser.add_argument("--out", default="frontier-results", help="output folder")
+    parser.add_argument("--plot-only", action="store_true", help="redraw from rows.csv")
+    args = parser.parse_args(argv)
+
+    import torch
+
+    from pianodiff.api import Generator
+    from pianodiff.evaluation.frontier import completed, default_families, points, run_point
+    from pianodiff.generation.paths import resolve_checkpoint
+    from pianodiff.measures.notes import model_path
+
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    csv_path = out / "rows.csv"
+    rows = read_rows(csv_path)
+    checkpoint = resolve_checkpoint(args.checkpoint)
+    title = (
+        f"Sampler frontier of {checkpoint}: unconditional {5 + args.seconds:g} s clips "
+        f"(`python -m benchmarks.frontier`)"
+    )
+    if args.plot_only:
+        print(report(out, rows, title))
+        return 0
+    model_path()  # the note measure is required: fail now, in one line, not after an hour
+    gen = Generator.from_checkpoint(checkpoint, device="cpu", bf16=args.bf16)
+    families = default_families([int(s) for s in args.steps.split(",")])
+    if args.samplers:
+        keep = set(args.samplers.split(","))
+        families = [f for f in families if f.sampler in keep]
+    if args.families:
+        keep = set(args.families.split(";"))
+        families = [f for f in families if f.label in keep]
+    grid = points(families, max_steps=gen.model.schedule.num_steps)
+    done = completed(rows)
+    todo = [(p, s) for p in grid for s in range(args.seeds) if (p.label, s, args.bf16) not in done]
+    print(f"{len(grid)} points x {args.seeds} seeds: {len(todo)} clips to go", flush=True)
+    for k, (point, seed) in enumerate(todo, 1):
+        with torch.no_grad():
+            row = run_point(gen, point, seed, args.seconds)
+        rows.append(row)
+        write_rows(rows, csv_path)
+        print(
+            f"[{k}/{len(todo)}] {point.label} seed {seed}: note frames {row['note_frames']:.2f}, "
+            f"hiss {row['hiss_db']:.1f} dB, flatness {row['tonality']:.3f}, "
+            f"{row['wall_s']:.0f} s",
+            flush=True,
+        )
+    print(report(out, rows, title))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

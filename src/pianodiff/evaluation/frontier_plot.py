@@ -1,0 +1,77 @@
+"""The frontier drawn: note frames and hiss floor against network calls per window.
+
+One line per sampler family (its points ordered by calls), presets marked and named. When
+the seconds per call on a host are known (``benchmarks/presets.py`` measures them, fp32
+and bf16), a second x axis gives the real-time factor of 30 s there: generation time is
+calls × per-call time, so that axis is a relabelling of the calls axis, not a new figure.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+from pianodiff.core.safe_writes import atomic_path
+
+
+def plot_frontier(
+    summary: Sequence[dict],
+    path: Path,
+    presets: dict[str, str] | None = None,
+    rtf_per_call: float | None = None,
+    rtf_label: str = "",
+) -> Path:
+    """Draw ``summary`` (``evaluation.frontier.summarise``; fp32 rows) to a PNG at ``path``.
+
+    Args:
+        presets: point label -> preset name, marked on both panels.
+        rtf_per_call: real-time factor of one call per window on some host (RTF = calls ×
+            this); None leaves the top axis out.
+        rtf_label: what that host and precision were, for the axis title.
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    presets = presets or {}
+    rows = [s for s in summary if not s["bf16"]]
+    families = sorted({s["family"] for s in rows}, key=lambda f: (f != "ddpm", f))
+    fig, axes = plt.subplots(1, 2, figsize=(12, 4.6))
+    for ax, key, title in (
+        (axes[0], "note_frames", "note frames (basic-pitch, higher = more notes)"),
+        (axes[1], "hiss_db", "hiss floor dB (lower = cleaner background)"),
+    ):
+        for fam in families:
+            pts = sorted(
+                (s for s in rows if s["family"] == fam), key=lambda s: s["calls_per_window"]
+            )
+            xs = [s["calls_per_window"] for s in pts]
+            ys = [s[key] for s in pts]
+            ax.plot(xs, ys, marker="o", ms=4, label=fam)
+        for s in rows:
+            if s["point"] in presets:
+                ax.plot(s["calls_per_window"], s[key], "k*", ms=13, zorder=5)
+                ax.annotate(
+                    presets[s["point"]],
+                    (s["calls_per_window"], s[key]),
+                    textcoords="offset points",
+                    xytext=(6, 6),
+                    fontsize=9,
+                    weight="bold",
+                )
+        ax.set_xscale("log")
+        ax.set_xlabel("network calls per window")
+        ax.set_title(title, fontsize=10)
+        ax.grid(alpha=0.3, which="both")
+        if rtf_per_call:
+            top = ax.secondary_xaxis(
+                "top", functions=(lambda c: c * rtf_per_call, lambda r: r / rtf_per_call)
+            )
+            top.set_xlabel(f"real-time factor, 30 s ({rtf_label})", fontsize=8)
+    axes[0].legend(fontsize=8, loc="lower right")
+    fig.tight_layout()
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png", dpi=100)
+    plt.close(fig)
+    return path

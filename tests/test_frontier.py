@@ -1,0 +1,74 @@
+"""The sampler frontier (evaluation/frontier.py, benchmarks/frontier.py) on a tiny export:
+points of every shipped sampler, judged rows, a summary, a plot, and a resumable run."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+from test_generate import make_export
+
+from benchmarks import frontier as bench
+from pianodiff.api import Generator
+from pianodiff.conf import group_choices
+from pianodiff.evaluation.frontier import (
+    Family,
+    completed,
+    default_families,
+    markdown,
+    points,
+    run_point,
+    summarise,
+)
+from pianodiff.generation.errors import GenerationError
+from pianodiff.measures.notes import unavailable_reason
+
+needs_notes = pytest.mark.skipif(unavailable_reason() is not None, reason="make notes")
+
+
+def test_the_default_families_cover_every_sampler_that_has_no_fixed_purpose():
+    shipped = {f.sampler for f in default_families()}
+    assert shipped == set(group_choices("sampler"))
+    labels = [p.label for p in points(default_families((5, 10, 60)), max_steps=50)]
+    assert "ddpm" in labels and "ddim η=1, 10 steps" in labels
+    assert not any(label.endswith("60 steps") for label in labels)  # above T: dropped
+
+
+def test_an_unknown_sampler_fails_in_one_line():
+    with pytest.raises(GenerationError, match="unknown sampler 'ddimm'"):
+        points([Family("x", "ddimm")])
+
+
+@needs_notes
+def test_points_are_judged_summarised_drawn_and_resumed(tmp_path):
+    export = make_export(tmp_path / "tiny")  # T = 8
+    gen = Generator.from_checkpoint(export, device="cpu")
+    grid = points([Family("ddim η=1", "ddim", {"eta": 1.0}, (2, 4))], max_steps=8)
+    rows = [run_point(gen, p, seed, 0.5) for p in grid for seed in (0, 1)]
+    for row in rows:
+        assert row["seconds"] == pytest.approx(5.5)  # a 5 s base window and 0.5 s more
+        assert row["calls_per_window"] == row["steps"]
+        assert 0.0 <= row["note_frames"] <= 1.0 and math.isfinite(row["hiss_db"])
+        assert len(row["seam_scores"].split(";")) == 1  # one extension window, one seam
+    assert completed(rows) == {(p.label, s, False) for p in grid for s in (0, 1)}
+    summary = summarise(rows)
+    assert [s["calls_per_window"] for s in summary] == [2.0, 4.0]
+    assert all(s["seeds"] == 2 for s in summary)
+    table = markdown(summary, "# title")
+    assert "| ddim η=1, 4 steps | fp32 | 4 |" in table
+
+
+@needs_notes
+def test_the_benchmark_resumes_and_redraws(tmp_path):
+    export = make_export(tmp_path / "tiny")
+    out = tmp_path / "out"
+    args = ["--checkpoint", str(export), "--out", str(out), "--seconds", "0.5"]
+    args += ["--families", "ddim η=1", "--steps", "2", "--seeds", "1"]
+    assert bench.main(args) == 0
+    first = bench.read_rows(out / "rows.csv")
+    assert len(first) == 1 and (out / "summary.md").is_file() and (out / "frontier.png").is_file()
+    assert bench.main([*args[:-1], "2"]) == 0  # a second seed: only it is run
+    rows = bench.read_rows(out / "rows.csv")
+    assert [r["seed"] for r in rows] == ["0", "1"] and rows[0] == first[0]
+    (out / "frontier.png").unlink()
+    assert bench.main([*args, "--plot-only"]) == 0 and (out / "frontier.png").is_file()
