@@ -14,8 +14,11 @@ import pytest
 import torch
 from hydra.utils import instantiate
 from omegaconf import OmegaConf
+from test_generate import make_export
 
-from pianodiff.conf import CONF_DIR
+from pianodiff.api import Generator
+from pianodiff.conf import CONF_DIR, compose
+from pianodiff.core.errors import UserError
 from pianodiff.diffusion.context import InpaintContext
 from pianodiff.diffusion.denoiser import Denoiser
 from pianodiff.diffusion.plan import ddim_plan
@@ -24,6 +27,7 @@ from pianodiff.diffusion.schedule import linear_schedule
 from pianodiff.generation.configs import build_extender
 from pianodiff.generation.engine import WindowedGenerator, prompt_tail_seconds
 from pianodiff.generation.geometry import Geometry
+from pianodiff.generation.pipeline import request_from_config
 from pianodiff.inpaint.harmony import Harmony, HarmonyError, HarmonyGuide
 from pianodiff.measures.pitch_profile import fold_to_classes, pitch_profile
 
@@ -160,3 +164,25 @@ def test_the_whole_prompt_is_read_when_harmony_is_on():
     assert prompt_tail_seconds(geometry) == prompt_tail_seconds(geometry, Harmony(0.0)) > 0
     assert prompt_tail_seconds(geometry, Harmony(strength=5.0)) is None
     assert Harmony(strength=5.0).record() == {"strength": 5.0, "cut": 0.8, "source": "prompt"}
+
+
+def test_generate_config_threads_harmony_into_the_request():
+    request = request_from_config(compose("generate", ["harmony.strength=10", "seconds=1"]))
+    assert request.harmony == Harmony(strength=10.0, cut=0.8, source="prompt")
+    shipped = request_from_config(compose("generate", ["seconds=1"])).harmony
+    assert shipped == Harmony(**OmegaConf.load(CONF / "generate.yaml").harmony)
+    with pytest.raises(UserError, match=r"^harmony.cut must be in \(0, 1\]"):
+        request_from_config(compose("generate", ["harmony.cut=2", "seconds=1"]))
+
+
+def test_the_api_runs_and_records_harmony(tmp_path):
+    gen = Generator.from_checkpoint(make_export(tmp_path / "tiny"), device="cpu")
+    prompt = torch.cat([chord(0.4, shift=6), chord(0.3)])
+    settings = {"geometry.window_seconds": 0.5, "geometry.context_seconds": 0.1}
+    kwargs = {"sampler": "ddim", "sampler_params": {"num_steps": 4, "eta": 1.0}}
+    kwargs |= {"extender": "interpolation", "include_prompt": False}
+    off, _ = gen.extend(prompt, 0.4, settings={**settings, "harmony.strength": 0}, **kwargs)
+    assert gen.last_run.choices()["harmony"]["strength"] == 0.0
+    on, _ = gen.extend(prompt, 0.4, settings={**settings, "harmony.strength": 10}, **kwargs)
+    assert gen.last_run.choices()["harmony"] == {"strength": 10.0, "cut": 0.8, "source": "prompt"}
+    assert on.shape == off.shape and not torch.allclose(on, off)

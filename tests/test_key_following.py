@@ -13,13 +13,22 @@ import math
 import mido
 import numpy as np
 import pytest
+import soundfile as sf
 import torch
 from system_parts import needs_synth
+from test_generate import make_export
 
+from pianodiff.conf import compose
 from pianodiff.data.piano14 import Piece
 from pianodiff.data.render import Synth, resolve_soundfont
+from pianodiff.evaluation.harness import evaluate
 from pianodiff.evaluation.key_following import key_summary
-from pianodiff.evaluation.key_set import ensure_key_set, key_file, transpose_midi
+from pianodiff.evaluation.key_set import (
+    ensure_key_set,
+    held_out_pieces,
+    key_file,
+    transpose_midi,
+)
 from pianodiff.measures.key_following import (
     classes_from_activations,
     follows,
@@ -185,3 +194,51 @@ def test_rendered_keys_move_the_profile_by_their_shift(tmp_path):
     # the same music three semitones up: its profile is the C one rotated by 3
     assert float(rotate_classes(c, 3) @ e_flat) > 0.95 > float(c @ e_flat)
     assert Synth  # the renderer's own type, imported for the set
+
+
+@needs_notes
+def test_the_harness_continues_every_key_and_reports_the_key(tmp_path):
+    keys = tmp_path / "keys"
+    keys.mkdir()
+    for piece in held_out_pieces():  # already rendered: the harness renders nothing
+        for shift in (0, 6):
+            wave = progression(PROMPT + CONTINUATION, shift).numpy()
+            sf.write(key_file(keys, piece.piece_id, shift), wave, SR, subtype="PCM_16")
+    cfg = compose(
+        "evaluate",
+        [
+            f"checkpoint={make_export(tmp_path / 'tiny')}",
+            f"data_dir={keys}",
+            "files=1",
+            "natural.cuts_per_file=5",
+            "extenders=[interpolation]",
+            "samplers=[ddim]",
+            "+sampler_params.ddim.num_steps=2",
+            "gap.enabled=false",
+            "extension.enabled=false",
+            "unconditional.enabled=false",
+            "influence.enabled=false",
+            "wandb.enabled=false",
+            "key_following.enabled=true",
+            f"key_following.data_dir={keys}",
+            "key_following.shifts=[0,6]",
+            "key_following.passages_per_file=1",
+            "key_following.prompt_seconds=1.2",
+            "key_following.seconds=0.6",
+            "key_following.geometry.window_seconds=0.5",
+            "key_following.geometry.context_seconds=0.1",
+            "key_following.geometry.crossfade_seconds=0.02",
+            "harmony.strength=10",
+        ],
+    )
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    rows, table = evaluate(cfg, run_dir)
+    judged = [r for r in rows if r["task"] == "key"]
+    assert len(judged) == 3 * 2  # three held-out pieces, two keys each
+    assert {r["shift"] for r in judged} == {0, 6}
+    assert all(r["follows_real"] == 1.0 for r in judged)  # the real music stays in its key
+    assert all(r["harmony_strength"] == 10.0 and r["follows"] in (0.0, 1.0) for r in judged)
+    windows = [r for r in rows if r["task"] == "key_window"]
+    assert sorted({r["window"] for r in windows}) == [1, 2]  # 0.6 s = 0.4 s + 0.2 s
+    assert "Key-following" in table and "10 @ ᾱ≤0.8" in table

@@ -1,14 +1,15 @@
 """The key-following case of the harness: continue one passage in four keys, judge the key.
 
 Passages are cut at the same times from the held-out pieces rendered in every key
-(``evaluation/key_set.py``). Each (passage, key) prompt is continued by the windowed engine
-with the setup's extender and sampler, the same seed for every prompt, and optionally with
-harmony guidance (``inpaint/harmony.py``). Then, per passage, each continuation's
-transcribed pitch-class profile is compared with the four prompts' (``measures/
-key_following.py``): it follows when its own key's prompt is the closest. The passage's real
-continuation is judged the same way (the ceiling). Beside the key: register (mean
-transcribed pitch) and density (notes/s) against the prompt's, note frames, tonality, hiss,
-the seams, and the key per extension window (does it survive the chain?).
+(``evaluation/key_set.py``). Each (passage, key) prompt is continued through the API (the
+generation pipeline, the very path ``generate`` takes) with the setup's extender and
+sampler, the same seed for every prompt, and optionally with harmony guidance
+(``inpaint/harmony.py``). Then, per passage, each continuation's transcribed pitch-class
+profile is compared with the four prompts' (``measures/key_following.py``): it follows when
+its own key's prompt is the closest. The passage's real continuation is judged the same way
+(the ceiling). Beside the key: register (mean transcribed pitch) and density (notes/s)
+against the prompt's, note frames, tonality, hiss, the seams, and the key per extension
+window (does it survive the chain?).
 
 Rows: one ``key`` row per (passage, key) and one ``key_window`` row per extension window.
 """
@@ -29,7 +30,7 @@ from pianodiff.core.audio import read_audio
 from pianodiff.evaluation.cases import spread_positions
 from pianodiff.evaluation.models import EvaluationError
 from pianodiff.evaluation.run_cases import Setup
-from pianodiff.generation.engine import LongAudio, WindowedGenerator
+from pianodiff.generation.engine import LongAudio
 from pianodiff.generation.geometry import Geometry
 from pianodiff.inpaint.harmony import Harmony
 from pianodiff.measures.hiss import hiss_floor
@@ -82,21 +83,24 @@ def key_cases(
     return cases
 
 
-@torch.no_grad()  # not inference_mode: harmony guidance takes gradients of x̂0
 def continue_case(
     setup: Setup, case: KeyCase, seconds: float, geometry: Geometry, harmony: Harmony | None
 ) -> LongAudio:
-    """The prompt followed by ``seconds`` of new audio, with the setup's seed."""
-    engine = WindowedGenerator(
-        setup.denoiser,
-        setup.inpainter,
-        setup.plan,
-        geometry,
-        generator=setup.generator(),
+    """The prompt followed by ``seconds`` of new audio, with the setup's seed: the API's
+    ``extend``, the very path ``generate`` takes."""
+    harmony = harmony or Harmony()
+    settings = {f"harmony.{key}": value for key, value in harmony.record().items()}
+    setup.model.extend(
+        case.prompt,
+        seconds,
+        extender=setup.inpainter,
+        sampler=setup.plan,
+        seed=setup.seed,
+        geometry=geometry,
         sample_rate=setup.sample_rate,
-        harmony=harmony,
+        settings=settings,
     )
-    return engine.generate(seconds, case.prompt.to(setup.device), include_prompt=True)
+    return setup.model.last
 
 
 def _windows(new: torch.Tensor, seams: list[int], base: int) -> list[torch.Tensor]:

@@ -46,6 +46,7 @@ from pianodiff.generation.values import (
     check_sample_rate,
     check_seed,
 )
+from pianodiff.inpaint.harmony import Harmony
 
 MAX_SECONDS = 3600.0
 
@@ -90,6 +91,7 @@ class GenerationRequest:
         prompt_name: where the prompt came from (a file path), for the record.
         preset: the ``conf/preset`` option the config was composed with (None: none).
         bf16: "auto", "true" or "false": how :func:`make_denoiser` decides bf16 autocast.
+        harmony: harmony guidance toward the prompt's pitch profile (strength 0: off).
     """
 
     seconds: float
@@ -103,6 +105,7 @@ class GenerationRequest:
     prompt_name: str | None = None
     preset: str | None = None
     bf16: str = "false"
+    harmony: Harmony = field(default_factory=Harmony)
 
     def __post_init__(self) -> None:
         check_seconds(self.seconds)
@@ -140,6 +143,7 @@ class Generated:
             record = {"preset": self.request.preset, "preset_sampler_used": False}
         if self.bf16 is not None:
             record.update(self.bf16.record())
+        record["harmony"] = self.request.harmony.record()
         return record
 
     @property
@@ -164,19 +168,21 @@ def load_prompt(
     geometry: Geometry,
     include_prompt: bool = True,
     sample_rate: int | None = None,
+    harmony: Harmony | None = None,
 ) -> torch.Tensor | None:
     """The prompt as mono (T,) float32 at 22.05 kHz, or None for an unconditional start.
 
     ``source`` is a file (any format soundfile reads; only its tail is decoded when the
     prompt is left out of the output) or a (T,) / (channels, T) tensor at ``sample_rate``
     (default: the model's rate). Empty, non-finite or silent prompts are refused in one line.
+    With ``harmony`` on, a file is read whole: its target is the whole prompt's profile.
     """
     rate = SAMPLE_RATE if sample_rate is None else check_sample_rate(sample_rate)
     if source is None:
         return None
     end = geometry.window_seconds  # what the first window hears must not be silent
     if isinstance(source, str | Path):
-        tail = None if include_prompt else prompt_tail_seconds(geometry)
+        tail = None if include_prompt else prompt_tail_seconds(geometry, harmony)
         return load_prompt_file(source, SAMPLE_RATE, tail, end_seconds=end)
     wav = torch.as_tensor(source, dtype=torch.float32)
     if wav.ndim == 2:  # (channels, T) -> mono
@@ -206,9 +212,10 @@ def request_from_config(
     seed = check_seed(cfg.seed)
     geometry = Geometry(**OmegaConf.to_container(cfg.geometry, resolve=True))
     extender = instantiate(cfg.extender)
+    harmony = Harmony(**OmegaConf.to_container(cfg.get("harmony") or {}, resolve=True))
     source = prompt if prompt is not None else prompt_setting(cfg)
     name = str(source) if isinstance(source, str | Path) else None
-    audio = load_prompt(source, geometry, include_prompt, sample_rate)
+    audio = load_prompt(source, geometry, include_prompt, sample_rate, harmony)
     return GenerationRequest(
         seconds=seconds,
         extender=extender,
@@ -221,6 +228,7 @@ def request_from_config(
         prompt_name=name,
         preset=preset_of(cfg),
         bf16=parse_setting(cfg.get("bf16", False)),
+        harmony=harmony,
     )
 
 
@@ -261,6 +269,7 @@ def generate(
         generator=generator,
         candidates=request.candidates,
         plugin=plugin,
+        harmony=request.harmony,
     )
     start = time.perf_counter()
     with torch.no_grad():

@@ -28,6 +28,7 @@ from typing import Any
 import torch
 
 from pianodiff import SAMPLE_RATE
+from pianodiff.core.errors import UserError
 from pianodiff.diffusion.context import InpaintContext
 from pianodiff.measures.pitch_profile import pitch_profile
 
@@ -35,7 +36,7 @@ STEP_SCALE = 0.05  # strength 1 moves x̂0's new region by 5 % of its own norm
 SOURCES = ("prompt", "all")
 
 
-class HarmonyError(ValueError):
+class HarmonyError(UserError):
     """A harmony setting is out of range; the message names it and the valid range."""
 
 
