@@ -16,7 +16,7 @@ export MALLOC_TRIM_THRESHOLD_ ?= 100000000000
 export WANDB_MODE ?= offline
 
 .DEFAULT_GOAL := help
-.PHONY: help venv notes test lint train generate data bench clean
+.PHONY: help venv notes test lint train generate app data bench clean
 
 help: ## list the targets
 	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -24,10 +24,10 @@ help: ## list the targets
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q --no-warn-conflicts -e '.[dev]'  # see notes: basic-pitch
+	$(PY) -m pip install -q --no-warn-conflicts -e '.[dev,app]'  # see notes: basic-pitch
 	@touch $(STAMP)
 
-venv: $(STAMP) ## create .venv and install pianodiff with its dev tools
+venv: $(STAMP) ## create .venv and install pianodiff with its dev tools and the web page
 
 # basic-pitch goes in last, with --no-deps: pip reports dependency conflicts only for
 # installs that resolve dependencies, so no install prints a false ERROR. `pip check` then
@@ -52,6 +52,9 @@ train: $(STAMP) ## train DiffWave (ARGS="experiment=piano14 trainer=gpu")
 
 generate: $(STAMP) ## 35 s of piano (5 s base + 30 s) from the bundled model, with its history GIF (ARGS="extender=repaint seconds=60")
 	$(PY) -m pianodiff.generate history=true $(ARGS)
+
+app: $(STAMP) ## the web page on http://127.0.0.1:7860: continue, listen, compare (ARGS="--port 8000")
+	$(PY) -m pianodiff.app $(ARGS)
 
 data: $(STAMP) ## render data/piano14 (SET=melodies: data/melodies; installs fluidsynth if it can)
 	@command -v fluidsynth >/dev/null && test -f /usr/share/sounds/sf3/MuseScore_General_Full.sf3 || bash scripts/install_system_deps.sh

@@ -3,9 +3,10 @@
 #   fluidsynth + the MuseScore General soundfont (its grand piano is a public-domain
 #   sampling, per Debian's copyright file) and FluidR3 GM as a second piano timbre: the
 #   piano14 render (`make data`) and its tests;
-#   ffmpeg: MP4 copies of the diffusion-history animations (GIFs need nothing extra).
+#   ffmpeg: MP4 copies of the diffusion-history animations (GIFs need nothing extra);
+#   chromium + chromium-driver: the web page's browser tests (headless, the system browser).
 set -euo pipefail
-pkgs="fluidsynth musescore-general-soundfont fluid-soundfont-gm ffmpeg"
+pkgs="fluidsynth musescore-general-soundfont fluid-soundfont-gm ffmpeg chromium chromium-driver"
 if [ "$(id -u)" -eq 0 ]; then SUDO=""; elif command -v sudo >/dev/null; then SUDO="sudo"; else
   echo "error: need root or sudo to install: apt-get install -y $pkgs" >&2; exit 1; fi
 if ! command -v apt-get >/dev/null; then

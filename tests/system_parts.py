@@ -33,3 +33,13 @@ def ffmpeg_missing() -> list[str]:
 needs_synth = pytest.mark.skipif(
     bool(synth_missing()), reason=skip_reason(synth_missing()) or "unused"
 )
+
+
+def browser_missing() -> list[str]:
+    """What the web page's browser tests lack here: headless Chromium and its driver."""
+    return [f"{prog} not found" for prog in ("chromium", "chromedriver") if not shutil.which(prog)]
+
+
+needs_browser = pytest.mark.skipif(
+    bool(browser_missing()), reason=skip_reason(browser_missing()) or "unused"
+)

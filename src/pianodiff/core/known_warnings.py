@@ -29,6 +29,10 @@ IGNORED_MESSAGES = (
     # audioread, which librosa imports for the note measure, imports standard modules that
     # Python 3.13 drops; pianodiff reads audio with soundfile, never through audioread.
     r"'(aifc|audioop|sunau)' is deprecated and slated for removal",
+    # Gradio's queue (the web page, app/) builds its request table with pandas options that
+    # pandas 3 deprecated; the page passes no data frames through them.
+    r"'future\.no_silent_downcasting' is deprecated",
+    r"The copy keyword is deprecated and will be removed in a future version",
 )
 
 
