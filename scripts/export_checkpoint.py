@@ -24,7 +24,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         out = export_checkpoint(args.ckpt, args.out_dir, {"note": args.note} if args.note else None)
-    except CheckpointError as err:
+    except (CheckpointError, OSError) as err:  # e.g. a full disk while writing
         print(f"error: {err}", file=sys.stderr)
         return 1
     print(f"exported {args.ckpt} -> {out}")

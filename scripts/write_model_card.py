@@ -2,20 +2,51 @@
 
     python scripts/write_model_card.py checkpoints/piano14-small [--set key=value ...]
 
-``--set`` stores extra facts (recipe, notes, data) in the export's meta first.
+``--set`` stores extra facts (recipe, notes, data) in the export's meta first; a value is
+read as a YAML scalar (``steps=4000`` is a number, ``notes=Trained on: piano14`` text).
+Everything is checked before anything is written: a refused request changes no file.
 """
 
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 from pathlib import Path
+from typing import Any
 
+import yaml
 from omegaconf import OmegaConf
 
 from pianodiff.checkpoint.export import CONFIG_FILE, CheckpointError
-from pianodiff.checkpoint.model_card import CARD_FILE, render_model_card
-from pianodiff.core.audio import atomic_path
+from pianodiff.checkpoint.model_card import CARD_FILE, merged, render_model_card
+from pianodiff.checkpoint.plain_yaml import PlainLoader, PlainYamlError, read_plain_yaml
+from pianodiff.core.safe_writes import atomic_path
+
+KEY = re.compile(r"[A-Za-z_][\w/-]*(\.[A-Za-z_][\w/-]*)*")  # e.g. val_losses.val/loss
+
+
+def parse_set(item: str) -> dict[str, Any]:
+    """``a.b=value`` as the nested meta update ``{"a": {"b": value}}`` (``ValueError`` with
+    the fix for anything else)."""
+    key, sep, text = item.partition("=")
+    if not sep or not KEY.fullmatch(key):
+        raise ValueError(f"--set {item!r}: write --set key=value (key: words joined by dots)")
+    if "${" in text:
+        raise ValueError(
+            f"--set {item!r}: an interpolation would be resolved whenever the export is read "
+            "(from the environment, say); write the value itself"
+        )
+    value: Any = text
+    try:
+        scalar = yaml.load(text, Loader=PlainLoader)  # plain YAML: no tags, anchors or code
+    except (yaml.YAMLError, PlainYamlError):
+        scalar = text
+    if not isinstance(scalar, dict | list):  # "Trained on: piano" stays text
+        value = text if scalar is None and text.strip() not in ("null", "~") else scalar
+    for part in reversed(key.split(".")):
+        value = {part: value}
+    return value
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -28,19 +59,21 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {cfg_file} not found; pass an export folder", file=sys.stderr)
         return 1
     try:
-        render_model_card(args.export_dir)  # refuses a folder that loading would refuse
-    except CheckpointError as err:
+        updates: dict[str, Any] = {}
+        for item in args.set:
+            updates = merged(updates, parse_set(item))
+        # Refuses a folder that loading would refuse, and meta that loading would refuse.
+        card = render_model_card(args.export_dir, meta_updates=updates)
+        if updates:
+            config = read_plain_yaml(cfg_file)
+            config["meta"] = merged(config.get("meta") or {}, updates)
+            with atomic_path(cfg_file) as tmp:
+                OmegaConf.save(OmegaConf.create(config), tmp)
+        with atomic_path(args.export_dir / CARD_FILE) as tmp:
+            tmp.write_text(card)
+    except (CheckpointError, PlainYamlError, ValueError, OSError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 1
-    if args.set:
-        cfg = OmegaConf.load(cfg_file)
-        for item in args.set:
-            key, _, value = item.partition("=")
-            OmegaConf.update(cfg, f"meta.{key}", value, force_add=True)
-        with atomic_path(cfg_file) as tmp:
-            OmegaConf.save(cfg, tmp)
-    with atomic_path(args.export_dir / CARD_FILE) as tmp:
-        tmp.write_text(render_model_card(args.export_dir))
     print(f"wrote {args.export_dir / CARD_FILE}")
     return 0
 

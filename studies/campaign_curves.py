@@ -244,7 +244,12 @@ def main(argv: list[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 2
-    campaign = join_legs([read_leg(p) for p in args.legs])
+    try:
+        campaign = join_legs([read_leg(p) for p in args.legs])
+    except (UnicodeDecodeError, csv.Error) as err:
+        problem = f"a leg is not a CSV-logger metrics.csv ({err})"
+        print(f"error: {problem}; pass <run>/csv/metrics.csv", file=sys.stderr)
+        return 2
     plot(campaign, args.eval, args.out, args.judged)
     last = campaign[-1]
     print(

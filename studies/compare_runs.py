@@ -15,6 +15,7 @@ quarter of t and the demo samples' tonality. Prints the last values of each.
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 import matplotlib
@@ -34,7 +35,7 @@ def series(rows: list[dict[str, float]], key, denominator=None) -> list[tuple[fl
     return sorted(out)
 
 
-def main() -> None:
+def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
         "--run", action="append", required=True, help="label=run_dir[@step_offset] (repeat)"
@@ -45,7 +46,11 @@ def main() -> None:
     for item in args.run:
         label, _, folder = item.partition("=")
         folder, _, offset = folder.partition("@")
-        rows = run_history(Path(folder))
+        try:
+            rows = run_history(Path(folder))
+        except FileNotFoundError as err:
+            print(f"error: {err}", file=sys.stderr)
+            return 2
         for row in rows:
             if "trainer/global_step" in row:
                 row["trainer/global_step"] += float(offset or 0)
@@ -76,7 +81,8 @@ def main() -> None:
     args.out.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(args.out)
     print("figure:", args.out)
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(main())

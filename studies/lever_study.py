@@ -79,6 +79,7 @@ def slug(name: str) -> str:
 
 
 def launch(args: argparse.Namespace) -> None:
+    initial_weights(Path(args.init))  # a missing, unsafe or foreign start: one line, no runs
     study = Path(args.study or Path(args.root) / dt.datetime.now().strftime("%Y-%m-%d_%H-%M-%S"))
     study.mkdir(parents=True, exist_ok=True)
     index = study / "study.json"

@@ -22,6 +22,7 @@ import argparse
 import csv
 import math
 import statistics
+import sys
 from pathlib import Path
 
 
@@ -177,6 +178,13 @@ def main(argv: list[str] | None = None) -> int:
         if not sep:
             parser.error(f"{item!r}: write label=run_dir")
         run = runs[label] = Path(path)
+        if not _training_log(run) and not list(run.glob("eval*/results.csv")):
+            print(
+                f"error: {run} holds no csv/metrics.csv and no eval*/results.csv; pass a run "
+                "folder (trained with logger=csv, evaluated into <run>/eval)",
+                file=sys.stderr,
+            )
+            return 2
         row = {"run": label, **training_figures(run)}
         for results in sorted(run.glob("eval*/results.csv")):
             suffix = results.parent.name.removeprefix("eval")

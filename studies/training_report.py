@@ -40,7 +40,12 @@ from studies.training_probe import held_out_crops, unconditional  # noqa: E402
 
 def run_history(run_dir: Path) -> list[dict[str, float]]:
     """Every history row of the run's offline W&B records, as {key: float}."""
-    folder = sorted(glob.glob(str(run_dir / "wandb" / "offline-run-*")))[-1]
+    folders = sorted(glob.glob(str(run_dir / "wandb" / "offline-run-*")))
+    if not folders:
+        raise FileNotFoundError(
+            f"{run_dir} holds no W&B records (wandb/offline-run-*); pass a run folder"
+        )
+    folder = folders[-1]
     rows = []
     for record in read_offline_records(folder):
         if record.WhichOneof("record_type") == "history":

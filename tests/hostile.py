@@ -1,7 +1,9 @@
 """Hostile files for the safety tests: pickles and export configs that run code if loaded.
 
 Every builder returns the file (or folder) plus the path its payload would create or
-empty, so a test can assert that the payload never ran. ``test_hostile_files_are_real``
+empty, so a test can assert that the payload never ran. ``RESOURCE_KINDS`` run no code:
+they would exhaust time or memory, and must be refused before anything is expanded or
+allocated. ``test_hostile_files_are_real``
 (in ``test_hostile_loading.py``) loads each one the unsafe way and sees the payload run,
 so a passing safety test means the loader refused it, not that the file was harmless.
 """
@@ -58,7 +60,27 @@ def evil_checkpoint(path: Path, marker: Path, kind: str, base: dict | None = Non
     return path
 
 
+def bomb_checkpoint(path: Path, base: dict | None = None) -> Path:
+    """A weights-only-loadable ``.ckpt`` whose config holds a list shared 9 times at each of
+    10 levels: 2 kB on disk, 9**10 values to anything that copies it (pickle's memo plays
+    the part of YAML aliases)."""
+    shared: list = ["lol"] * 9
+    for _ in range(9):
+        shared = [shared] * 9
+    content = dict(base or {"state_dict": {"ema.net.w": torch.zeros(1)}, "global_step": 1})
+    config = {"diffusion": SCHEDULE, **(content.get("pianodiff") or {})}
+    config["model"] = {**(config.get("model") or TINY), "notes": shared}
+    content["pianodiff"] = config
+    torch.save(content, path)
+    return path
+
+
 # -- export folders -----------------------------------------------------------------------
+
+# Configs that run no code but would take the process down if read or built naively: an
+# alias bomb (ten lines, 9**10 values once expanded), nesting past any sane depth, and a
+# network or schedule too large to allocate.
+RESOURCE_KINDS = ("alias_bomb", "deep_nesting", "huge_channels", "huge_layers", "huge_steps")
 
 CONFIG_KINDS = (
     "torch_load",
@@ -72,6 +94,7 @@ CONFIG_KINDS = (
     "target_in_list",
     "non_string_target",
     "yaml_python_tag",
+    *RESOURCE_KINDS,
 )
 
 
@@ -119,6 +142,9 @@ def evil_export(folder: Path, kind: str, marker: Path, victim: Path) -> Path:
                                               "_args_": [str(victim), "w"]}]}  # fmt: skip
     elif kind == "non_string_target":
         model = {**TINY, "_target_": ["builtins.open", str(victim), "w"]}
+    elif kind in RESOURCE_KINDS:
+        (folder / "config.yaml").write_text(resource_config(kind))
+        return folder
     elif kind == "yaml_python_tag":
         text = yaml.safe_dump({"diffusion": SCHEDULE, "meta": {"sample_rate": 22050}})
         text += f"model: !!python/object/apply:builtins.open [{str(victim)!r}, w]\n"
@@ -131,6 +157,29 @@ def evil_export(folder: Path, kind: str, marker: Path, victim: Path) -> Path:
     return folder
 
 
+def alias_bomb(levels: int = 10, width: int = 9) -> str:
+    """YAML whose ``model`` expands to ``width ** levels`` strings (a "billion laughs")."""
+    lines = [f"a0: &a0 [{', '.join(['lol'] * width)}]"]
+    lines += [f"a{i}: &a{i} [{', '.join([f'*a{i - 1}'] * width)}]" for i in range(1, levels)]
+    return "\n".join([*lines, f"model: *a{levels - 1}", ""])
+
+
+def resource_config(kind: str) -> str:
+    """The ``config.yaml`` text of a ``RESOURCE_KINDS`` export (written as a person would)."""
+    rest = yaml.safe_dump({"diffusion": SCHEDULE, "meta": {"sample_rate": 22050}})
+    if kind == "alias_bomb":
+        return alias_bomb() + rest
+    if kind == "deep_nesting":
+        return "model: " + "[" * 5000 + "]" * 5000 + "\n" + rest
+    if kind == "huge_steps":
+        return yaml.safe_dump({"model": TINY, "meta": {"sample_rate": 22050}}) + (
+            "diffusion: {_target_: pianodiff.diffusion.schedule.linear_schedule, num_steps: 1e9}\n"
+        )
+    key, value = {"huge_channels": ("residual_channels", 100_000_000),
+                  "huge_layers": ("residual_layers", 1_000_000_000)}[kind]  # fmt: skip
+    return yaml.safe_dump({"model": {**TINY, key: value}}) + rest
+
+
 def victim_file(path: Path) -> Path:
     """A file a payload would empty; tests assert its content survives."""
     path.write_text("precious\n")
@@ -140,7 +189,7 @@ def victim_file(path: Path) -> Path:
 CODE_KINDS = tuple(
     k
     for k in CONFIG_KINDS
-    if k not in ("args_on_allowed", "partial_on_allowed", "non_string_target")
+    if k not in ("args_on_allowed", "partial_on_allowed", "non_string_target", *RESOURCE_KINDS)
 )
 """The config kinds whose payload really runs when built (the others are only refused)."""
 

@@ -40,6 +40,28 @@ CASES = [
         ["checkpoint={evil}"],
         ["refused, nothing was run", "model.net._target_"],
     ),
+    ("export alias_bomb", ["checkpoint={evil}"], ["refused, nothing was run", "anchors"]),
+    ("export deep_nesting", ["checkpoint={evil}"], ["refused, nothing was run", "nested"]),
+    (
+        "export huge_channels",
+        ["checkpoint={evil}"],
+        ["refused, nothing was run", "model.residual_channels = 100000000"],
+    ),
+    (
+        "export huge_layers",
+        ["checkpoint={evil}"],
+        ["refused, nothing was run", "model.residual_layers = 1000000000"],
+    ),
+    (
+        "export huge_steps",
+        ["checkpoint={evil}"],
+        ["refused, nothing was run", "diffusion.num_steps = 1000000000.0"],
+    ),
+    (
+        "sampler_params as a mapping",
+        ["checkpoint={ckpt}", "sampler_params={{ddim:{{num_steps:2}}}}"],  # braces of format()
+        ["Hydra cannot merge", "+sampler_params.ddim.num_steps=2"],
+    ),
     ("device=foo", ["checkpoint={ckpt}", "device=foo"], ["device=foo is not a device", "use auto"]),
     ("checkpoint missing", ["checkpoint=nowhere"], ["checkpoint not found"]),
     ("untrained:huge", ["checkpoint=untrained:huge"], ["unknown model 'huge'", "choose one of"]),

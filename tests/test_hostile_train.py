@@ -16,10 +16,18 @@ import pytest
 import soundfile as sf
 import torch
 from conftest import SR, tone
-from hostile import PICKLE_KINDS, evil_checkpoint, evil_export, victim_file
+from hostile import (
+    PICKLE_KINDS,
+    RESOURCE_KINDS,
+    bomb_checkpoint,
+    evil_checkpoint,
+    evil_export,
+    victim_file,
+)
 
 from pianodiff.checkpoint.ckpt_io import CONFIG_KEY
 from pianodiff.checkpoint.from_training import load_training_checkpoint
+from pianodiff.core.errors import USER_ERROR_EXIT
 from pianodiff.training.run import compose_train_config, train
 
 BASE = [
@@ -80,6 +88,14 @@ def evil_pickle(flag: str, kind: str) -> Callable:
     return make
 
 
+def pickled_bomb(flag: str) -> Callable:
+    def make(tmp: Path, src: dict) -> list[str]:
+        base = torch.load(src["ckpt"], weights_only=True)  # a real checkpoint, its config shared
+        return [f"{flag}={bomb_checkpoint(tmp / 'bomb.ckpt', base)}"]
+
+    return make
+
+
 def evil_folder(kind: str) -> Callable:
     def make(tmp: Path, src: dict) -> list[str]:
         folder = evil_export(tmp / "evil_export", kind, tmp / "marker", tmp / "victim.txt")
@@ -119,8 +135,9 @@ CASES = [
     *[(f"ckpt_path pickle {k}", evil_pickle("ckpt_path", k), REFUSED) for k in PICKLE_KINDS],
     *[
         (f"init_from export {k}", evil_folder(k), REFUSED)
-        for k in ("torch_load", "open_write", "nested_net", "import_side_effect")
+        for k in ("torch_load", "open_write", "nested_net", "import_side_effect", *RESOURCE_KINDS)
     ],
+    *[(f"{flag} pickled bomb", pickled_bomb(flag), REFUSED) for flag in ("init_from", "ckpt_path")],
     (
         "optimizer SGD vs Adam",
         overrides("ckpt_path={ckpt}", "module.optimizer._target_=torch.optim.SGD"),
@@ -186,7 +203,7 @@ def test_refused_with_one_line_and_no_run_folder(
     )
     args = [*BASE, *data, f"paths.output_dir={outputs}", *extra]
     capsys.readouterr()
-    assert run_main(args, monkeypatch) == 1
+    assert run_main(args, monkeypatch) == USER_ERROR_EXIT
     line = error_line(capsys.readouterr().err)
     for text in expect:
         assert text in line, (text, line)

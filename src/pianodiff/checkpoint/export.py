@@ -15,6 +15,11 @@ anything is built every ``_target_`` of the model and diffusion sections, at any
 looked up by exact name in the project's own networks and schedules (``NETWORK_TARGETS``,
 ``SCHEDULE_TARGETS``); anything else, and every Hydra key besides ``_target_``
 (``_args_``, ``_partial_``, ...), is refused in one line naming the key.
+
+Nor can a folder take the process down: ``config.yaml`` is read by ``plain_yaml`` (no
+anchors or aliases, whose expansion turns ten lines into billions of values; size and depth
+capped while parsing), and a network or schedule that would not fit in memory is refused,
+naming the key, before anything is allocated (``build_limits``).
 """
 
 from __future__ import annotations
@@ -32,12 +37,16 @@ from omegaconf import DictConfig, OmegaConf
 from safetensors.torch import load_file, save_file
 
 from pianodiff import SAMPLE_RATE
+from pianodiff.checkpoint.build_limits import network_size_problem, schedule_steps_problem
+from pianodiff.checkpoint.plain_yaml import PlainYamlError, read_plain_yaml
 from pianodiff.core.errors import UserError
 from pianodiff.core.safe_writes import remove_stale, temp_suffix
 from pianodiff.diffusion.schedule import NoiseSchedule
 
 WEIGHTS_FILE = "model.safetensors"
 CONFIG_FILE = "config.yaml"
+CARD_FILE = "MODEL_CARD.md"  # written beside them by scripts/write_model_card.py
+MAX_SAMPLE_RATE = 384_000  # Hz: the highest rate audio hardware records
 
 # The classes and builders a checkpoint config may name: the project's own, nothing else.
 # A new network or schedule builder must be added here (tests check every shipped option).
@@ -148,9 +157,15 @@ def plain_sections(
 
 
 def build_network(model: dict, source: str = "") -> torch.nn.Module:
-    """The network of a checked, plain model section (``plain_sections``)."""
+    """The network of a checked, plain model section (``plain_sections``); one too large
+    to build (``build_limits``) is refused before anything is allocated."""
     check_no_interpolation(model, "model", source)
     check_targets("model", model, NETWORK_TARGETS, source)
+    _refuse(
+        schedule_steps_problem(model, "model")
+        or network_size_problem(model, "model", SCHEDULE_TARGETS),
+        source,
+    )
     return instantiate(model)
 
 
@@ -158,6 +173,7 @@ def build_schedule(diffusion: dict, source: str = "") -> NoiseSchedule:
     """The noise schedule of a checked, plain diffusion section (``plain_sections``)."""
     check_no_interpolation(diffusion, "diffusion", source)
     check_targets("diffusion", diffusion, SCHEDULE_TARGETS, source)
+    _refuse(schedule_steps_problem(diffusion, "diffusion"), source)
     return instantiate(diffusion)
 
 
@@ -192,7 +208,14 @@ def export_model(
         }
     )
     plain_sections(config, str(directory), trusted=True)  # never write one loading refuses
-    directory.parent.mkdir(parents=True, exist_ok=True)
+    _check_destination(directory)
+    try:
+        directory.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise CheckpointError(
+            f"cannot make the folder {directory.parent} ({err.strerror}); choose another "
+            "destination for the export"
+        ) from None
     old = directory.with_name(f".{directory.name}.old")
     if not directory.exists() and old.is_dir():
         os.replace(old, directory)  # an export killed between its two renames: restore
@@ -234,20 +257,24 @@ def load_export(directory: str | Path, device: str | torch.device = "cpu") -> Lo
             f"{directory} is not a pianodiff export (needs {WEIGHTS_FILE} and {CONFIG_FILE}); "
             "export one with scripts/export_checkpoint.py or pass checkpoint=<folder>"
         )
-    try:
-        config = OmegaConf.load(cfg_file)
-    except Exception as err:
+    try:  # anchors, aliases, tags and oversized files are refused before anything is built
+        data = read_plain_yaml(cfg_file)
+    except (PlainYamlError, OSError) as err:
         raise CheckpointError(
-            f"{cfg_file} is not readable YAML ({_yaml_problem(err)}); refused, nothing was run "
-            "(only plain YAML values are read: no tags, no code)"
-        ) from err
-    if not isinstance(config, DictConfig):
+            f"{cfg_file} is not readable YAML ({err}); refused, nothing was run "
+            "(only plain YAML values are read: no anchors, aliases, tags or code)"
+        ) from None
+    if not isinstance(data, dict):
         raise CheckpointError(f"{cfg_file} holds no model/diffusion mapping; not an export")
+    try:
+        config = OmegaConf.create(data)
+    except Exception as err:
+        raise CheckpointError(f"{cfg_file} is not a config: {_first_line(err)}") from None
     model_cfg, diffusion_cfg = plain_sections(config, str(cfg_file))  # refuses before building
     meta = config.get("meta")
     # An empty DictConfig is falsy, so "or {}" would hand a plain dict to to_container.
     meta = OmegaConf.to_container(meta, resolve=False) if OmegaConf.is_config(meta) else meta
-    _check_meta({} if meta is None else meta, str(cfg_file))
+    check_meta({} if meta is None else meta, str(cfg_file))
     try:
         schedule = build_schedule(diffusion_cfg, str(cfg_file))
         net = build_network(model_cfg, str(cfg_file))
@@ -275,22 +302,48 @@ def load_export(directory: str | Path, device: str | torch.device = "cpu") -> Lo
     return LoadedModel(net=net, schedule=schedule, config=config, path=directory)
 
 
-def _check_meta(meta: Any, source: str) -> None:
+def check_meta(meta: Any, source: str) -> None:
+    """Refuse (``CheckpointError``) an export's meta that is not a mapping of plain values
+    with a whole-number ``sample_rate``."""
     if not isinstance(meta, dict):
         raise CheckpointError(f"{source}: meta must be a mapping, got {type(meta).__name__}")
     check_no_interpolation(meta, "meta", source)
     rate = meta.get("sample_rate", SAMPLE_RATE)
-    if isinstance(rate, bool) or not isinstance(rate, int) or rate <= 0:
+    if isinstance(rate, bool) or not isinstance(rate, int) or not 0 < rate <= MAX_SAMPLE_RATE:
         raise CheckpointError(
-            f"{source}: meta.sample_rate must be a whole number of Hz, got {rate!r}; "
-            "use an export written by pianodiff"
+            f"{source}: meta.sample_rate must be a whole number of Hz up to {MAX_SAMPLE_RATE}, "
+            f"got {rate!r}; use an export written by pianodiff"
         )
 
 
-def _yaml_problem(err: BaseException) -> str:
-    mark = getattr(err, "problem_mark", None)
-    problem = getattr(err, "problem", None) or _first_line(err)
-    return f"line {mark.line + 1}: {problem}" if mark is not None else problem
+def _check_destination(directory: Path) -> None:
+    """An export replaces only an earlier export or an empty folder: never a file, nor a
+    folder holding anything else (which replacing it would delete)."""
+    fix = "choose a new folder, or an earlier export, as the destination"
+    if directory.name in ("", ".", ".."):
+        raise CheckpointError(f"'{directory}' names no folder of its own; {fix}")
+    if directory.exists() and not directory.is_dir():
+        raise CheckpointError(f"{directory} is a file, not an export folder; {fix}")
+    for parent in directory.parents:
+        if parent.exists() and not parent.is_dir():
+            raise CheckpointError(f"{parent} is a file, so {directory} cannot be made; {fix}")
+    if directory.is_dir():
+        export_files = (WEIGHTS_FILE, CONFIG_FILE, CARD_FILE)
+        others = sorted(p.name for p in directory.iterdir() if p.name not in export_files)
+        if others:
+            raise CheckpointError(
+                f"{directory} is a folder holding other things than an export "
+                f"({', '.join(others[:3])}{', ...' if len(others) > 3 else ''}); {fix}"
+            )
+
+
+def _refuse(problem: str | None, source: str) -> None:
+    """A size problem of ``build_limits`` as a one-line ``CheckpointError``."""
+    if problem is not None:
+        where = f"{source}: " if source else ""
+        raise CheckpointError(
+            f"{where}{problem}; refused, nothing was run (use a checkpoint written by pianodiff)"
+        )
 
 
 def _first_line(err: BaseException) -> str:

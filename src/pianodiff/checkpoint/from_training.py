@@ -28,6 +28,7 @@ from pianodiff.checkpoint.export import (
     export_model,
     plain_sections,
 )
+from pianodiff.checkpoint.plain_yaml import size_problem
 
 EMA_PREFIX = "ema.net."
 
@@ -75,6 +76,11 @@ def load_training_checkpoint(path: str | Path) -> dict[str, Any]:
     the file is missing, corrupt, unsafe or not a pianodiff checkpoint.
     """
     path = Path(path)
+    if path.is_dir():
+        raise CheckpointError(
+            f"{path} is a folder, not a training checkpoint: pass its .ckpt file "
+            "(<run>/checkpoints/last.ckpt); an export folder is used as it is"
+        )
     if not path.is_file():
         raise CheckpointError(f"checkpoint not found: {path}")
     try:
@@ -98,6 +104,12 @@ def load_training_checkpoint(path: str | Path) -> dict[str, Any]:
     config = ckpt[CONFIG_KEY]
     if not isinstance(config, dict) or not config.get("model") or not config.get("diffusion"):
         raise CheckpointError(f"{path} carries no model/diffusion config; cannot rebuild the net")
+    problem = size_problem(config, f"its '{CONFIG_KEY}' config")  # shared references expand
+    if problem:
+        raise CheckpointError(
+            f"{path}: {problem}; refused, nothing was run (load only checkpoints written by "
+            "pianodiff.train)"
+        )
     return ckpt
 
 

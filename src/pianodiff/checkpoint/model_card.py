@@ -8,12 +8,19 @@ check that the committed card still matches the committed weights. Free text liv
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from omegaconf import OmegaConf
 
-from pianodiff.checkpoint.export import load_export
+from pianodiff.checkpoint.export import (
+    CARD_FILE,
+    CONFIG_FILE,
+    CheckpointError,
+    check_meta,
+    load_export,
+)
 
-CARD_FILE = "MODEL_CARD.md"
+__all__ = ["CARD_FILE", "describe_network", "merged", "render_model_card"]
 
 
 def describe_network(model: dict) -> str:
@@ -35,22 +42,33 @@ def describe_network(model: dict) -> str:
     return text
 
 
-def render_model_card(export_dir: str | Path, name: str | None = None) -> str:
+def render_model_card(
+    export_dir: str | Path, name: str | None = None, meta_updates: dict[str, Any] | None = None
+) -> str:
     """The markdown card of an export folder.
 
     The folder is read through :func:`load_export`, so a card is only ever written for an
     export that loading accepts (allow-listed targets, no interpolations, weights that fit),
     and the receptive field and parameter count are the built network's own.
+    ``meta_updates`` (nested) are merged into the export's meta first and checked as loading
+    checks meta, so a caller can render the card of an edit before writing it.
     """
     export_dir = Path(export_dir)
     loaded = load_export(export_dir)
     cfg = OmegaConf.to_container(loaded.config, resolve=False)
-    diffusion, meta = cfg["diffusion"], cfg.get("meta") or {}
-    sr = loaded.sample_rate
+    diffusion = cfg["diffusion"]
+    meta = merged(cfg.get("meta") or {}, meta_updates or {})
+    source = str(export_dir / CONFIG_FILE)
+    check_meta(meta, source)
+    sr = int(meta.get("sample_rate", loaded.sample_rate))
     rf = int(loaded.net.receptive_field)
     params = sum(p.numel() for p in loaded.net.parameters())
     schedule = ", ".join(f"{k}={v}" for k, v in diffusion.items() if k != "_target_")
     val = meta.get("val_losses") or {}
+    if not isinstance(val, dict) or not all(_is_number(v) for v in val.values()):
+        raise CheckpointError(
+            f"{source}: meta.val_losses must map loss names to numbers, got {_short(val)}"
+        )
     lines = [
         f"# Model card: {name or export_dir.name}",
         "",
@@ -77,3 +95,23 @@ def render_model_card(export_dir: str | Path, name: str | None = None) -> str:
     if meta.get("notes"):
         lines += ["", "## Notes", "", str(meta["notes"]).strip()]
     return "\n".join(lines) + "\n"
+
+
+def merged(base: dict[str, Any], updates: dict[str, Any]) -> dict[str, Any]:
+    """``base`` with ``updates`` merged in, nested mappings key by key (neither is changed)."""
+    out = dict(base)
+    for key, value in updates.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = merged(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _short(value: Any, limit: int = 60) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
