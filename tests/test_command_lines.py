@@ -170,7 +170,7 @@ def test_valid_command_lines_pass(entry, args):
 OWN_GROUPS = {
     "train": {"paths", "data", "model", "diffusion", "trainer", "logger", "callbacks",
               "experiment", "debug"},
-    "generate": {"sampler", "extender", "geometry", "plugins"},
+    "generate": {"sampler", "extender", "geometry", "plugins", "preset"},
     "evaluate": set(),
 }  # fmt: skip
 
