@@ -25,7 +25,7 @@ ENTRYPOINT = cli.Entrypoint(
     ),
     examples=(
         "python -m pianodiff.train experiment=piano14              # GPU recipe",
-        "python -m pianodiff.train experiment=piano14_cpu          # the bundled model's recipe",
+        "python -m pianodiff.train experiment=piano14_ctx          # the bundled model's recipe",
         "python -m pianodiff.train experiment=smoke                # seconds: checks the plumbing",
         "python -m pianodiff.train experiment=piano14 data.root=/my/recordings ckpt_path=last",
     ),
