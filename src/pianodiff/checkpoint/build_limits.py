@@ -25,8 +25,8 @@ from torch.nn.modules.module import (
 )
 
 MAX_SCHEDULE_STEPS = 100_000  # the shipped schedules have 50 to 1000 steps
-MAX_PARAMETERS = 1 << 28  # 268 M values, 1 GiB of float32 weights (the largest shipped: 19 M)
-MAX_TENSORS = 4096  # parameters and buffers (a 36-layer DiffWave has about 300)
+MAX_PARAMETERS = 1 << 28  # 268 M values, 1 GiB of float32 weights (the largest shipped: 24 M)
+MAX_TENSORS = 2048  # parameters and buffers (model=large, 36 layers, has 227)
 
 
 class _TooLarge(Exception):
