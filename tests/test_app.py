@@ -150,6 +150,7 @@ def test_a_refused_request_leaves_nothing_behind(tmp_path, prompt):
         (Settings("repaint", 1.0, candidates=3), None, "over the page's limit of 2"),
         (Settings("nosuch", 1.0), None, "unknown extender 'nosuch'"),
         (Settings("repaint", 1.0, sampler="ddim", steps=2), silent, "silent"),
+        (Settings("conditioned", 0.3, sampler="ddim", steps=2), None, "context-conditioned"),
     ]:
         with pytest.raises(UserError, match=message) as err:
             studio.continue_recording(settings, source, "mine.wav" if source else None)

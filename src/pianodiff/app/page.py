@@ -32,6 +32,7 @@ log = logging.getLogger(__name__)
 
 QUEUE_ID = "generation"  # Generate and Compare share it: one generation at a time
 FROM_PRESET = "(preset)"
+COMPARED = ("interpolation", "repaint", "replacement")  # ticked at start: any model runs them
 INTRO = (
     "Continue a piano recording with a diffusion model, listen, and compare extenders. "
     "Upload or record a prompt (or leave it empty to start from an unconditional base "
@@ -241,7 +242,10 @@ def build_page(studio: Studio) -> gr.Blocks:
                 with gr.Column(scale=1):
                     c_prompt = prompt_input("compare")
                     picked = gr.CheckboxGroup(
-                        extenders, value=extenders[:3], label="extenders", elem_id="extenders"
+                        extenders,
+                        value=[e for e in COMPARED if e in extenders],
+                        label="extenders",
+                        elem_id="extenders",
                     )
                     with gr.Row():
                         c_run = gr.Button("Compare", variant="primary", elem_id="compare")

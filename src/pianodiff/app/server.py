@@ -55,5 +55,6 @@ def launch(
         ssr_mode=False,
         mcp_server=False,
         inbrowser=False,
+        footer_links=["api", "settings"],  # no links off this machine
     )
     return Served(page, page.local_url or f"http://{host}:{port}/")

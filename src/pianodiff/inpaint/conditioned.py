@@ -14,13 +14,15 @@ from __future__ import annotations
 
 import torch
 
+from pianodiff.core.errors import UserError
 from pianodiff.diffusion.preconditioning import accepts_context
 from pianodiff.inpaint.base import Denoiser, InpaintContext, model_estimate
 from pianodiff.inpaint.replacement import Replacement
 
 
-class ContextNotAcceptedError(ValueError):
-    """The checkpoint's network takes no context; the message names the fix."""
+class ContextNotAcceptedError(UserError):
+    """The checkpoint's network takes no context; the message names the fix (one line, as
+    every user error: the command line exits 2 on it, the web page shows it)."""
 
 
 class Conditioned(Replacement):
