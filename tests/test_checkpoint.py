@@ -131,3 +131,24 @@ def test_nan_loss_keeps_last_good_checkpoint(tmp_path, audio_folder):
         torch.isfinite(v).all() for v in last["state_dict"].values() if v.is_floating_point()
     )
     assert not (tmp_path / "run" / "export").exists()  # nothing exported from a failed fit
+
+
+def test_an_export_is_readable_by_others_as_a_plain_file_would_be(tmp_path):
+    """Exports are meant to be shared: no file of one keeps the temp writers' 0600 mode."""
+    import os
+    import stat
+
+    from pianodiff.checkpoint.export import export_model
+
+    mask = os.umask(0o022)
+    try:
+        folder = export_model(
+            tmp_path / "shared",
+            {"w": torch.zeros(2)},
+            {"_target_": "pianodiff.nets.DiffWave", "residual_layers": 2},
+            {"_target_": "pianodiff.diffusion.schedule.linear_schedule", "num_steps": 10},
+        )
+    finally:
+        os.umask(mask)
+    for path in [folder, *folder.iterdir()]:
+        assert stat.S_IMODE(path.stat().st_mode) & 0o044 == 0o044, path

@@ -230,6 +230,8 @@ def export_model(
         tensors = {k: v.detach().cpu().contiguous() for k, v in state_dict.items()}
         save_file(tensors, str(tmp / WEIGHTS_FILE))
         OmegaConf.save(config, tmp / CONFIG_FILE)
+        for written in tmp.iterdir():  # the writers may create 0600 files; share as open() does
+            os.chmod(written, 0o666 & ~mask)
         if directory.exists():
             shutil.rmtree(old, ignore_errors=True)
             os.replace(directory, old)

@@ -36,9 +36,16 @@ def initial_weights(source: str | Path) -> tuple[dict, dict, dict]:
     return net, ema or net, ckpt[CONFIG_KEY]["model"]
 
 
-def warm_start(net: nn.Module, ema_net: nn.Module, source: str | Path, model_config: dict) -> None:
-    """Load ``source``'s weights into ``net`` and ``ema_net`` (same architecture required)."""
-    net_state, ema_state, saved_config = initial_weights(source)
+def warm_start(
+    net: nn.Module,
+    ema_net: nn.Module,
+    source: str | Path,
+    model_config: dict,
+    weights: tuple[dict, dict, dict] | None = None,
+) -> None:
+    """Load ``source``'s weights into ``net`` and ``ema_net`` (same architecture required);
+    ``weights``: what :func:`initial_weights` already read from ``source``."""
+    net_state, ema_state, saved_config = weights or initial_weights(source)
     if saved_config != model_config:
         raise CheckpointError(
             f"init_from={source} holds model {saved_config}, not {model_config}; "

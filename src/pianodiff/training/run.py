@@ -25,7 +25,7 @@ from pianodiff import cli
 from pianodiff.checkpoint.ckpt_io import CONFIG_KEY, AtomicCheckpointIO
 from pianodiff.checkpoint.export import CheckpointError
 from pianodiff.checkpoint.from_training import load_training_checkpoint
-from pianodiff.checkpoint.warm_start import warm_start
+from pianodiff.checkpoint.warm_start import initial_weights, warm_start
 from pianodiff.conf import compose
 from pianodiff.core.errors import USER_ERRORS
 from pianodiff.core.safe_writes import RunFolder
@@ -158,6 +158,11 @@ def _train(cfg: DictConfig, run_dir: Path, stage: dict[str, Any]) -> dict[str, A
     ckpt_path = resolve_ckpt_path(cfg)
     if ckpt_path is not None:
         check_resumable(ckpt_path, model_config, instantiate(cfg.module.optimizer))
+    initial = None
+    if cfg.get("init_from"):
+        if ckpt_path is not None:
+            raise CheckpointError("pass either ckpt_path= (resume) or init_from= (warm start)")
+        initial = initial_weights(cfg.init_from)  # a bad source is refused before any build
 
     datamodule = instantiate(cfg.data)
     datamodule.check_sources()  # no data: one line, before a logger or W&B run exists
@@ -171,10 +176,8 @@ def _train(cfg: DictConfig, run_dir: Path, stage: dict[str, Any]) -> dict[str, A
         model_config=model_config,
         diffusion_config=diffusion_config,
     )
-    if cfg.get("init_from"):
-        if ckpt_path is not None:
-            raise CheckpointError("pass either ckpt_path= (resume) or init_from= (warm start)")
-        warm_start(module.net, module.ema.net, cfg.init_from, model_config)
+    if initial is not None:
+        warm_start(module.net, module.ema.net, cfg.init_from, model_config, weights=initial)
     callbacks = [instantiate(c) for c in (cfg.get("callbacks") or {}).values() if c]
     if cfg.get("logger") and str(cfg.logger.get("_target_", "")).endswith("WandbLogger"):
         online = not cfg.logger.get("offline", True)
