@@ -212,6 +212,11 @@ def test_in_a_browser_upload_pick_generate_and_listen(browser, served, folder, t
     status = browser.find_element(By.ID, "status").text
     assert "repaint" in status and "seed 0" in status
     assert browser.find_elements(By.CSS_SELECTOR, "#figure img")  # the spectrogram shows
+    loaded = browser.execute_script(
+        "return performance.getEntriesByType('resource').map(e => e.name)"
+    )  # every script, style, font and file the page fetched
+    fetched = [u for u in loaded if u.startswith(("http:", "https:", "ws:", "wss:"))]
+    assert fetched and all(u.startswith(served.url) for u in fetched), fetched
 
     shot = Path(os.environ.get("PIANODIFF_APP_SCREENSHOT") or tmp_path / "app.png")
     shot.parent.mkdir(parents=True, exist_ok=True)
