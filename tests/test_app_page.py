@@ -157,6 +157,7 @@ def browser():
         "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
         "--disable-background-networking", "--disable-component-update", "--disable-sync",
         "--window-size=1280,1700", f"--user-data-dir={profile}",
+        "--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream",  # a test tone
     ):  # fmt: skip
         options.add_argument(arg)
     driver = webdriver.Chrome(service=Service(shutil.which("chromedriver")), options=options)
@@ -238,3 +239,38 @@ def test_in_a_browser_a_bad_upload_shows_one_line(browser, served, folder):
         "prompt bad.wav is not a sound file this page can read; "
         "upload one of .wav, .flac, .ogg, .mp3, .opus"
     ]
+
+
+@needs_browser
+def test_in_a_browser_record_a_prompt_and_continue_it(browser, served):
+    """Chromium's fake microphone (a beeping test tone) records the prompt."""
+    import re
+
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    def button(label: str):
+        found = browser.find_elements(By.CSS_SELECTOR, "#continue-prompt button")
+        return next(b for b in found if (b.text or "").strip() == label)
+
+    _open(browser, served)
+    browser.find_element(By.CSS_SELECTOR, "#continue-prompt [aria-label='Record audio']").click()
+    WebDriverWait(browser, 60).until(lambda d: button("Record"))
+    button("Record").click()
+    WebDriverWait(browser, 60).until(lambda d: button("Stop"))
+    WebDriverWait(browser, 60).until(  # a second of recording, read off the page's own clock
+        lambda d: re.search(r"0:0[1-9]", d.find_element(By.ID, "continue-prompt").text)
+    )
+    button("Stop").click()
+    WebDriverWait(browser, 60).until(
+        lambda d: d.find_elements(By.CSS_SELECTOR, "#continue-prompt [data-testid=download-link]")
+    )
+    _type(browser, "#continue-steps input", "2")
+    _type(browser, "#continue-seconds input", str(SECONDS))
+    old = browser.find_element(By.ID, "status").text
+    browser.find_element(By.ID, "generate").click()
+    WebDriverWait(browser, 300).until(lambda d: d.find_element(By.ID, "status").text != old)
+    status = browser.find_element(By.ID, "status").text
+    prompt = re.search(r"\(([\d.]+) s prompt \+ ([\d.]+) s new\)", status)
+    assert prompt, status
+    assert float(prompt[1]) >= 1.0 and float(prompt[2]) == SECONDS
