@@ -202,7 +202,8 @@ class Studio:
 
     # -- cancel -------------------------------------------------------------------------------
     def cancel_flag(self, session: str) -> threading.Event:
-        """The Cancel flag of a browser session (cleared when it starts a request)."""
+        """The Cancel flag of a browser session: cleared when a request ends, and by the page
+        when Generate or Compare is pressed (so an old Cancel stops nothing new)."""
         return self._cancels.setdefault(session, threading.Event())
 
     def cancel(self, session: str) -> None:
