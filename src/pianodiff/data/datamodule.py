@@ -4,7 +4,8 @@
 two data sets train together). Split by file: validation uses the files under ``val_root``
 when it is given, otherwise a seeded ``val_fraction`` of the files under ``root``. Training
 batches are seeded random crops (a resumable stream, see ``dataset.StreamSampler``);
-validation uses fixed crops.
+validation uses fixed crops. With ``profile`` each training crop comes with a feature of
+the audio before it in the same file (a profile-conditioned model's pitch profile).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from pianodiff.core.errors import UserError
 from pianodiff.data.dataset import (
     Clip,
     FixedCrops,
+    PastFeature,
     RandomCrops,
     StreamSampler,
     find_audio_files,
@@ -74,6 +76,9 @@ class AudioDataModule(L.LightningDataModule):
         seed: seed of the training crop stream.
         num_workers: DataLoader worker processes (audio is in memory: 0 is usually fine).
         sample_rate: rate every file is resampled to.
+        profile: a feature of the audio before each training crop (e.g.
+            ``measures.past_profile.PastProfile``); training batches are then the pair
+            [crops (B, T), profiles (B, bins)]. Validation crops stay plain.
     """
 
     def __init__(
@@ -94,6 +99,7 @@ class AudioDataModule(L.LightningDataModule):
         seed: int = 0,
         num_workers: int = 0,
         sample_rate: int = SAMPLE_RATE,
+        profile: PastFeature | None = None,
     ):
         super().__init__()
         self.root = root
@@ -114,6 +120,7 @@ class AudioDataModule(L.LightningDataModule):
         self.seed = seed
         self.num_workers = num_workers
         self.sample_rate = sample_rate
+        self.profile = profile
         self.train_clips: list[Clip] = []
         self.val_clips: list[Clip] = []
 
@@ -215,6 +222,7 @@ class AudioDataModule(L.LightningDataModule):
             seed=self.seed,
             length=self.batches_per_epoch * self.batch_size,
             silence_db=self.silence_db,
+            profile=self.profile,
         )
         sampler = StreamSampler(
             self.batch_size, self.batches_per_epoch, self._batches_consumed, rank, world

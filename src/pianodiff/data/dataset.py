@@ -96,12 +96,21 @@ def stream_seed(seed: int, index: int) -> int:
     return (z ^ (z >> 29)) & 0x7FFFFFFFFFFFFFFF
 
 
+PastFeature = Callable[[torch.Tensor, int], torch.Tensor]
+"""(T,) audio of a whole clip, a sample index -> a feature of the audio before that index."""
+
+
 class RandomCrops(Dataset):
     """Seeded random crops: item ``index`` is a ``segment_samples`` crop, (T,) float32.
 
     A crop start is uniform over all valid positions of all clips (long pieces are drawn in
     proportion to their length). With ``silence_db`` set, crops quieter than that RMS level
     are redrawn (up to ``max_redraws`` times) so the model does not learn from silence.
+
+    With ``profile`` (e.g. ``measures.past_profile.PastProfile``) item ``index`` is the pair
+    (crop (T,), profile (bins,)), the profile computed from the crop's clip up to the crop's
+    first sample: the audio before the crop in the same file, never the crop or what follows.
+    The crops themselves are the same as without it.
     """
 
     def __init__(
@@ -112,6 +121,7 @@ class RandomCrops(Dataset):
         length: int = 1_000_000,
         silence_db: float | None = None,
         max_redraws: int = 10,
+        profile: PastFeature | None = None,
     ):
         if not clips:
             raise ValueError("RandomCrops needs at least one clip")
@@ -121,26 +131,31 @@ class RandomCrops(Dataset):
         self.length = length
         self.silence_db = silence_db
         self.max_redraws = max_redraws
+        self.profile = profile
         starts = [len(c.audio) - segment_samples + 1 for c in self.clips]
         self.cumulative = torch.tensor(starts, dtype=torch.long).cumsum(0)
 
     def __len__(self) -> int:
         return self.length
 
-    def __getitem__(self, index: int) -> torch.Tensor:
+    def __getitem__(self, index: int) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
         gen = torch.Generator().manual_seed(stream_seed(self.seed, int(index)))
         for _ in range(self.max_redraws + 1):
-            crop = self._draw(gen)
+            clip, start = self._locate(gen)
+            crop = clip.audio[start : start + self.segment_samples].clone()
             if self.silence_db is None or rms_db(crop) >= self.silence_db:
                 break
-        return crop
+        if self.profile is None:
+            return crop
+        return crop, self.profile(clip.audio[:start], start)
 
-    def _draw(self, gen: torch.Generator) -> torch.Tensor:
+    def _locate(self, gen: torch.Generator) -> tuple[Clip, int]:
+        """A uniformly drawn (clip, crop start) from ``gen``."""
         total = int(self.cumulative[-1])
         pos = int(torch.randint(total, (1,), generator=gen))
         clip_idx = int(torch.searchsorted(self.cumulative, pos, right=True))
         start = pos - (int(self.cumulative[clip_idx - 1]) if clip_idx > 0 else 0)
-        return self.clips[clip_idx].audio[start : start + self.segment_samples].clone()
+        return self.clips[clip_idx], start
 
 
 class FixedCrops(Dataset):

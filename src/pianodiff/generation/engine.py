@@ -11,7 +11,10 @@ Each extension window is an inpainting problem: its head is the tail of the audi
 join has the lowest seam score is kept; the cost meter counts all N. With ``harmony``
 (``inpaint/harmony.py``) every extension window's reverse process is nudged toward the
 pitch profile of the whole prompt (or of all audio so far): the engine is where that audio
-is known. The loop holds no I/O; plugins hear about every window and every sampler step.
+is known. With ``pitch_profile`` (``generation/profile_conditioning.py``) a
+profile-conditioned network is handed the pitch profile of the audio before each window
+(or before the first, for every window), with classifier-free guidance at scale w. The loop
+holds no I/O; plugins hear about every window and every sampler step.
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ from pianodiff.diffusion.sampler import sample
 from pianodiff.generation.cost import CostMeter
 from pianodiff.generation.geometry import Geometry, WindowSpan, layout
 from pianodiff.generation.plugins import GenerationPlugin, WindowEvent
+from pianodiff.generation.profile_conditioning import ActiveProfile, ProfileConditioning
 from pianodiff.generation.windows import context_batch, join
 from pianodiff.inpaint.harmony import Harmony, HarmonyGuide
 from pianodiff.inpaint.replacement import Replacement
@@ -37,14 +41,22 @@ from pianodiff.measures.seam import N_FFT, frame_changes, seam_scores_from_chang
 SEAM_EXCERPT_SECONDS = 2.0  # audio each side of a seam used to rank candidates
 
 
-def prompt_tail_seconds(geometry: Geometry, harmony: Harmony | None = None) -> float | None:
+def prompt_tail_seconds(
+    geometry: Geometry,
+    harmony: Harmony | None = None,
+    profile: ProfileConditioning | None = None,
+) -> float | None:
     """The end of a prompt that the new audio depends on: the first window's context and the
-    excerpt its candidates are ranked on (and a margin for resampling at the edge). Reading
+    excerpt its candidates are ranked on (and a margin for resampling at the edge), and,
+    where a pitch profile may be used, the longest profile before the first window. Reading
     only this much of a recording gives the same new audio as reading all of it. None when
     harmony guidance is on: its target is the whole prompt's profile, so read all of it."""
     if harmony is not None and harmony.active:
         return None
-    return max(geometry.window_seconds, SEAM_EXCERPT_SECONDS) + 0.05
+    tail = max(geometry.window_seconds, SEAM_EXCERPT_SECONDS)
+    if profile is not None and profile.may_run:
+        tail = max(tail, geometry.context_seconds + profile.prompt_seconds_needed())
+    return tail + 0.05
 
 
 @dataclass
@@ -91,6 +103,7 @@ class WindowedGenerator:
         plugin: receives window events and step payloads.
         sample_rate: audio rate in Hz.
         harmony: harmony guidance settings; None (or strength 0) samples without it.
+        pitch_profile: pitch-profile conditioning settings; None samples without a profile.
     """
 
     def __init__(
@@ -105,6 +118,7 @@ class WindowedGenerator:
         sample_rate: int = SAMPLE_RATE,
         clip_x0: bool = True,
         harmony: Harmony | None = None,
+        pitch_profile: ProfileConditioning | None = None,
     ):
         if candidates < 1:
             raise ValueError("candidates must be >= 1")
@@ -119,6 +133,11 @@ class WindowedGenerator:
         self.window, self.context, self.crossfade = geometry.samples(sample_rate)
         self.harmony = harmony if harmony is not None and harmony.active else None
         self._prompt_guide: HarmonyGuide | None = None
+        self.profile: ActiveProfile | None = (
+            pitch_profile.resolve(denoiser.net) if pitch_profile is not None else None
+        )
+        self.profile_settings = pitch_profile
+        self._prompt_profile: torch.Tensor | None = None
 
     @property
     def device(self) -> torch.device:
@@ -143,7 +162,7 @@ class WindowedGenerator:
         num_windows = len(spans) + (1 if ground is None else 0)
         moves = len(self.inpainter.walk(self.plan)) - 1
         base_moves = len(self.base_inpainter.walk(self.plan)) - 1 if ground is None else 0
-        walk_nfe = self.inpainter.nfe(self.plan)
+        walk_nfe = self.inpainter.nfe(self.plan) * self._calls_per_estimate
         base_nfe = self.base_inpainter.nfe(self.plan) if ground is None else 0
         self.plugin.on_start(
             {
@@ -157,6 +176,7 @@ class WindowedGenerator:
                 # every network evaluation of the run, each candidate counted
                 "total_nfe": base_nfe + walk_nfe * self.candidates * len(spans),
                 "harmony": self.harmony.record() if self.harmony else None,
+                "pitch_profile": self.profile_record(),
             }
         )
         cost = CostMeter()
@@ -168,6 +188,10 @@ class WindowedGenerator:
         self._prompt_guide = (
             self.harmony.guide_for(base, self.sample_rate) if self.harmony else None
         )
+        if self.profile is not None and spans:  # the audio before the first window
+            self._prompt_profile = self.profile.profile_before(
+                base, len(base) - spans[0].context, self.sample_rate
+            )
         offset = num_windows - len(spans)
         for span in spans:
             self._extend(out, span, span.index + offset, num_windows)
@@ -181,16 +205,19 @@ class WindowedGenerator:
         num_windows: int,
         inpainter: Inpainter,
         guide: HarmonyGuide | None = None,
+        denoiser: Denoiser | None = None,
     ) -> tuple[torch.Tensor, int]:
         ctx = InpaintContext(known, mask, self.plan, self.generator, self.clip_x0, guide)
+        calls = 1 if denoiser is None else self._calls_per_estimate
+        denoiser = self.denoiser if denoiser is None else denoiser
         before = self.denoiser.nfe
 
         def on_step(payload: dict) -> None:
             self.plugin.on_step({**payload, "window": index, "num_windows": num_windows})
 
-        x = sample(self.denoiser, inpainter, ctx, callback=on_step)
+        x = sample(denoiser, inpainter, ctx, callback=on_step)
         nfe = self.denoiser.nfe - before
-        expected = inpainter.nfe(self.plan)
+        expected = inpainter.nfe(self.plan) * calls
         if nfe != expected:  # the contract every inpainter promises
             raise RuntimeError(f"{inpainter.name} made {nfe} evaluations, declared {expected}")
         return x, nfe
@@ -220,7 +247,15 @@ class WindowedGenerator:
         self.plugin.on_window(WindowEvent("start", *info, seam=seam))
         tail = out.audio[seam - span.context :]
         known, mask = context_batch(tail, span.new, self.candidates)
-        x, nfe = self._sample(known, mask, index, num_windows, self.inpainter, self._guide(out))
+        x, nfe = self._sample(
+            known,
+            mask,
+            index,
+            num_windows,
+            self.inpainter,
+            self._guide(out),
+            self._profiled(out.audio, start),
+        )
         self._record(out.cost, nfe, span.length, span.new, self.inpainter, x.shape[0])
         scores, best = self._rank(out.audio, x, span)
         out.audio = join(out.audio, x[best], span.context, self.crossfade)
@@ -231,6 +266,28 @@ class WindowedGenerator:
                 "end", *info, seam=seam, nfe=nfe, seam_scores=scores, chosen=best, audio=x[best]
             )
         )
+
+    @property
+    def _calls_per_estimate(self) -> int:
+        """Network calls per estimate in an extension window (2 with profile guidance)."""
+        return self.profile.calls_per_estimate if self.profile is not None else 1
+
+    def profile_record(self) -> dict | None:
+        """The pitch-profile settings and what ran, for the record; None without settings."""
+        if self.profile_settings is None:
+            return None
+        return self.profile_settings.record(self.profile)
+
+    def _profiled(self, audio: torch.Tensor, start: int) -> Denoiser | None:
+        """The denoiser of a window starting at sample ``start`` of ``audio``: handed the
+        profile of the audio before it (or before the first window); None without one."""
+        if self.profile is None:
+            return None
+        if self.profile.source == "prompt" and self._prompt_profile is not None:
+            profile = self._prompt_profile
+        else:
+            profile = self.profile.profile_before(audio, start, self.sample_rate)
+        return self.profile.denoiser(self.denoiser, profile)
 
     def _guide(self, out: LongAudio) -> HarmonyGuide | None:
         """The harmony guide of the next window: toward the prompt, or all audio so far."""

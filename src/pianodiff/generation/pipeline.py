@@ -30,6 +30,7 @@ from pianodiff.core.audio import resample
 from pianodiff.diffusion.denoiser import Denoiser
 from pianodiff.diffusion.hooks import Inpainter
 from pianodiff.diffusion.plan import SamplingPlan
+from pianodiff.diffusion.profile_guidance import calls_per_estimate
 from pianodiff.diffusion.schedule import NoiseSchedule
 from pianodiff.generation.configs import plan_from_config
 from pianodiff.generation.device import denoiser_for
@@ -39,6 +40,7 @@ from pianodiff.generation.geometry import Geometry
 from pianodiff.generation.plugins import GenerationPlugin
 from pianodiff.generation.precision import Bf16Choice, parse_setting
 from pianodiff.generation.presets import preset_of, preset_record
+from pianodiff.generation.profile_conditioning import ProfileConditioning
 from pianodiff.generation.prompt import check_prompt, check_prompt_end, load_prompt_file
 from pianodiff.generation.values import (
     check_candidates,
@@ -92,6 +94,8 @@ class GenerationRequest:
         preset: the ``conf/preset`` option the config was composed with (None: none).
         bf16: "auto", "true" or "false": how :func:`make_denoiser` decides bf16 autocast.
         harmony: harmony guidance toward the prompt's pitch profile (strength 0: off).
+        pitch_profile: pitch-profile conditioning of a profile-conditioned network, with
+            classifier-free guidance scale w (``generation/profile_conditioning.py``).
     """
 
     seconds: float
@@ -106,6 +110,7 @@ class GenerationRequest:
     preset: str | None = None
     bf16: str = "false"
     harmony: Harmony = field(default_factory=Harmony)
+    pitch_profile: ProfileConditioning = field(default_factory=ProfileConditioning)
 
     def __post_init__(self) -> None:
         check_seconds(self.seconds)
@@ -132,6 +137,7 @@ class Generated:
     plan: SamplingPlan
     wall_seconds: float
     bf16: Bf16Choice | None = None
+    pitch_profile: dict[str, Any] | None = None
 
     def choices(self) -> dict[str, Any]:
         """What was chosen for the user, for the record: the preset, the sampler it selects
@@ -144,7 +150,15 @@ class Generated:
         if self.bf16 is not None:
             record.update(self.bf16.record())
         record["harmony"] = self.request.harmony.record()
+        record["pitch_profile"] = self.pitch_profile or self.request.pitch_profile.record()
         return record
+
+    @property
+    def calls_per_estimate(self) -> int:
+        """Network calls per estimate in an extension window: 2 where profile guidance ran
+        with a scale other than 0 or 1, else 1."""
+        record = self.pitch_profile or {}
+        return calls_per_estimate(record["scale"]) if record.get("ran") else 1
 
     @property
     def audio(self) -> torch.Tensor:
@@ -169,20 +183,22 @@ def load_prompt(
     include_prompt: bool = True,
     sample_rate: int | None = None,
     harmony: Harmony | None = None,
+    pitch_profile: ProfileConditioning | None = None,
 ) -> torch.Tensor | None:
     """The prompt as mono (T,) float32 at 22.05 kHz, or None for an unconditional start.
 
     ``source`` is a file (any format soundfile reads; only its tail is decoded when the
     prompt is left out of the output) or a (T,) / (channels, T) tensor at ``sample_rate``
     (default: the model's rate). Empty, non-finite or silent prompts are refused in one line.
-    With ``harmony`` on, a file is read whole: its target is the whole prompt's profile.
+    With ``harmony`` on, a file is read whole: its target is the whole prompt's profile; a
+    ``pitch_profile`` that may run reads the longest profile's seconds more.
     """
     rate = SAMPLE_RATE if sample_rate is None else check_sample_rate(sample_rate)
     if source is None:
         return None
     end = geometry.window_seconds  # what the first window hears must not be silent
     if isinstance(source, str | Path):
-        tail = None if include_prompt else prompt_tail_seconds(geometry, harmony)
+        tail = None if include_prompt else prompt_tail_seconds(geometry, harmony, pitch_profile)
         return load_prompt_file(source, SAMPLE_RATE, tail, end_seconds=end)
     wav = torch.as_tensor(source, dtype=torch.float32)
     if wav.ndim == 2:  # (channels, T) -> mono
@@ -213,9 +229,10 @@ def request_from_config(
     geometry = Geometry(**OmegaConf.to_container(cfg.geometry, resolve=True))
     extender = instantiate(cfg.extender)
     harmony = Harmony(**OmegaConf.to_container(cfg.get("harmony") or {}, resolve=True))
+    pitch_profile = profile_settings(cfg)
     source = prompt if prompt is not None else prompt_setting(cfg)
     name = str(source) if isinstance(source, str | Path) else None
-    audio = load_prompt(source, geometry, include_prompt, sample_rate, harmony)
+    audio = load_prompt(source, geometry, include_prompt, sample_rate, harmony, pitch_profile)
     return GenerationRequest(
         seconds=seconds,
         extender=extender,
@@ -229,7 +246,19 @@ def request_from_config(
         preset=preset_of(cfg),
         bf16=parse_setting(cfg.get("bf16", False)),
         harmony=harmony,
+        pitch_profile=pitch_profile,
     )
+
+
+def profile_settings(cfg: DictConfig) -> ProfileConditioning:
+    """The ``pitch_profile:`` node of a generate config, checked (one line if unknown keys)."""
+    node = OmegaConf.to_container(cfg.get("pitch_profile") or {}, resolve=True)
+    unknown = sorted(set(node) - {"use", "scale", "source"})
+    if unknown:
+        raise GenerationError(
+            f"pitch_profile has no setting {unknown[0]}; its settings are use, scale, source"
+        )
+    return ProfileConditioning(**node)
 
 
 def make_denoiser(
@@ -270,6 +299,7 @@ def generate(
         candidates=request.candidates,
         plugin=plugin,
         harmony=request.harmony,
+        pitch_profile=request.pitch_profile,
     )
     start = time.perf_counter()
     with torch.no_grad():
@@ -277,4 +307,11 @@ def generate(
     wall = time.perf_counter() - start
     if not bool(torch.isfinite(long.audio).all()):
         raise GenerationError("the model produced NaN/inf audio; check the checkpoint")
-    return Generated(long=long, request=request, plan=plan, wall_seconds=wall, bf16=bf16)
+    return Generated(
+        long=long,
+        request=request,
+        plan=plan,
+        wall_seconds=wall,
+        bf16=bf16,
+        pitch_profile=engine.profile_record(),
+    )

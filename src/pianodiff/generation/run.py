@@ -97,7 +97,7 @@ def _sidecar(cfg: DictConfig, checkpoint: Path, done: Generated, output: Path) -
     geometry, wall = request.geometry, done.wall_seconds
     cost = long.cost.summary()
     candidates = request.candidates
-    nfe_walk = inpainter.nfe(plan)
+    nfe_walk = inpainter.nfe(plan) * done.calls_per_estimate  # 2 with profile guidance
     nfe_window = nfe_walk * candidates
     duration = len(long.audio) / sr
     configured = OmegaConf.to_container(cfg.extender, resolve=True)
@@ -144,4 +144,6 @@ def _sidecar(cfg: DictConfig, checkpoint: Path, done: Generated, output: Path) -
         "seams_samples": long.seams,
         "seams_seconds": [s / sr for s in long.seams],
         "seam_scores": [v if math.isfinite(v) else None for v in long.seam_scores],
+        # pitch-profile conditioning: its settings, and the profile size that ran (if any)
+        "pitch_profile": done.pitch_profile or done.request.pitch_profile.record(),
     }

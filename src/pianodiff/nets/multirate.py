@@ -18,6 +18,13 @@ Two options on top:
   its mask (``known`` and ``mask`` keyword arguments, both (B, T)) as input channels. Given
   no mask (or an all-zero one) it is an unconditional model, so one net makes the base
   window and continues it (``extender=conditioned``).
+- ``profile_bins`` > 0 (12 or 128) makes the net profile-conditioned: it also receives a
+  ``profile`` (B, bins), the pitch profile of the audio that exists before its window
+  (``measures/past_profile.py``), mapped by a zero-initialised, bias-free linear layer and
+  added to the step embedding, so it reaches every layer. Zero-initialised, a warm start
+  from a net without it is bit-identical to that net until trained; bias-free, a profile of
+  all zeros (or none) is the unconditional net at any weights, the branch classifier-free
+  guidance needs (``diffusion/profile_guidance.py``).
 """
 
 from __future__ import annotations
@@ -29,6 +36,8 @@ from torch import nn
 from torch.nn import functional as F
 
 from pianodiff.nets.diffwave import ResidualBlock, StepEmbedding
+
+PROFILE_SIZES = (0, 12, 128)  # no profile, pitch classes, MIDI notes
 
 
 def dilated_stack_field(layers: int, dilation_cycle: int) -> int:
@@ -97,6 +106,10 @@ class MultiRateDiffWave(nn.Module):
         context: also take the known audio and its mask as input channels.
         context_scale: gain on the known audio (about 1 / its RMS), so the context channels
             are near unit scale like the preconditioned x_t.
+        profile_bins: 0 (no profile input), 12 (pitch classes) or 128 (MIDI notes): the size
+            of the ``profile`` vector the net takes.
+        profile_seconds: how much audio before a window its profile covers (read by the
+            data module and the generation engine; the net itself only records it).
     """
 
     def __init__(
@@ -112,6 +125,8 @@ class MultiRateDiffWave(nn.Module):
         fine_dilation_cycle: int = 4,
         context: bool = False,
         context_scale: float = 10.0,
+        profile_bins: int = 0,
+        profile_seconds: float = 6.0,
     ):
         super().__init__()
         if frame < 1:
@@ -123,7 +138,17 @@ class MultiRateDiffWave(nn.Module):
         self.fine_dilation_cycle = fine_dilation_cycle
         self.context = context
         self.context_scale = float(context_scale)
+        if profile_bins not in PROFILE_SIZES:
+            raise ValueError(f"profile_bins must be 0, 12 or 128, got {profile_bins}")
+        if not 0 < profile_seconds <= 30:
+            raise ValueError(f"profile_seconds must be in (0, 30], got {profile_seconds}")
+        self.profile_bins = int(profile_bins)
+        self.profile_seconds = float(profile_seconds)
         self.step_embedding = StepEmbedding(step_embed_dim, step_hidden_dim)
+        self.profile_projection = None
+        if self.profile_bins:
+            self.profile_projection = nn.Linear(self.profile_bins, step_hidden_dim, bias=False)
+            nn.init.zeros_(self.profile_projection.weight)
         inputs = 3 if context else 1  # x_t, then known·mask and mask
         self.framed = GatedStack(
             inputs * frame,
@@ -152,11 +177,14 @@ class MultiRateDiffWave(nn.Module):
         step: torch.Tensor,
         known: torch.Tensor | None = None,
         mask: torch.Tensor | None = None,
+        profile: torch.Tensor | None = None,
     ) -> torch.Tensor:
-        """x_t (B, T), step (B,) float [, known (B, T), mask (B, T)] -> ε̂ (B, T).
+        """x_t (B, T), step (B,) float [, known (B, T), mask (B, T), profile (B, bins)]
+        -> ε̂ (B, T).
 
         T need not be a multiple of the frame: the input is zero-padded on the right and the
-        output cropped back. ``known``/``mask`` are ignored unless the net has ``context``.
+        output cropped back. ``known``/``mask`` are ignored unless the net has ``context``;
+        ``profile`` (None: the unconditional net) needs ``profile_bins`` > 0.
         """
         length = x_t.shape[-1]
         pad = (-length) % self.frame
@@ -171,12 +199,33 @@ class MultiRateDiffWave(nn.Module):
             channels += [known.to(x_t.dtype) * mask * self.context_scale, mask]
         padded = [F.pad(c, (0, pad)) for c in channels]
         emb = self.step_embedding(step)
+        if profile is not None:
+            emb = emb + self.profile_embedding(profile, emb.dtype)
         framed_in = torch.cat([to_frames(c, self.frame) for c in padded], dim=1)
         eps = from_frames(self.framed(framed_in, emb))
         if self.fine is not None:
             fine_in = torch.stack([*padded, eps], dim=1)
             eps = eps + self.fine(fine_in, emb).squeeze(1)
         return eps[:, :length]
+
+    @property
+    def accepts_profile(self) -> bool:
+        """True when ``forward`` takes a ``profile`` (B, ``profile_bins``)."""
+        return self.profile_projection is not None
+
+    def profile_embedding(self, profile: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
+        """profile (B, bins) -> (B, step_hidden_dim), the term added to the step embedding.
+
+        The unit-length profile is scaled by √bins, so its entries are about unit size.
+        """
+        if self.profile_projection is None:
+            raise ValueError("this net takes no profile (built with profile_bins=0)")
+        if profile.ndim != 2 or profile.shape[-1] != self.profile_bins:
+            raise ValueError(
+                f"profile must be (B, {self.profile_bins}), got {tuple(profile.shape)}"
+            )
+        scaled = profile.to(self.profile_projection.weight.dtype) * math.sqrt(self.profile_bins)
+        return self.profile_projection(scaled).to(dtype)
 
     @property
     def receptive_field(self) -> int:

@@ -7,6 +7,11 @@ lives in ``callbacks/demo_sampling.py``.
 
 t and ε are drawn from a generator seeded by (seed, global step, rank), so a resumed run
 continues with exactly the draws an uninterrupted run would have made.
+
+A profile-conditioned net (``model=framed16_ctx_profile``) trains on batches that carry the
+pitch profile of the audio before each crop (``data.profile``); the module hands it to the
+net and zeroes it for a ``profile_drop`` share of the items, so the same net keeps an
+unconditional branch for classifier-free guidance.
 """
 
 from __future__ import annotations
@@ -27,6 +32,7 @@ from pianodiff.data.context_masks import ContextMasks
 from pianodiff.data.dataset import stream_seed
 from pianodiff.diffusion.preconditioning import accepts_context
 from pianodiff.diffusion.process import q_sample
+from pianodiff.diffusion.profile_guidance import profile_input
 from pianodiff.diffusion.schedule import NoiseSchedule
 from pianodiff.training.ema import EMA
 
@@ -53,6 +59,21 @@ def loss_weights(alpha_bar: torch.Tensor, kind: str = "none", gamma: float = 5.0
 
 class NonFiniteLossError(FloatingPointError, UserError):
     """Training produced a NaN/inf loss or gradient; the message names the step."""
+
+
+class ProfileNotAcceptedError(UserError):
+    """The data carries pitch profiles but the network takes none (one line with the fix)."""
+
+
+def split_batch(batch: Any) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """A training batch as (crops (B, T), profiles (B, bins) or None).
+
+    A plain tensor is crops alone; a pair is what a data module with ``profile`` gives.
+    """
+    if isinstance(batch, torch.Tensor):
+        return batch, None
+    crops, profiles = batch
+    return crops, profiles
 
 
 def linear_warmup(
@@ -96,6 +117,8 @@ class DiffWaveModule(L.LightningModule):
             steps pay the compilation (minutes on a CPU); see ``benchmarks/train_step.py``.
         context_masks: for a context-conditioned net, the random known-region masks it
             trains with (the loss then counts only the audio it was not given).
+        profile_drop: for a profile-conditioned net fed profiles by the data, the share of
+            items whose profile is zeroed (its unconditional branch; 0.1-0.5 is usual).
         model_config / diffusion_config: the resolved configs stored in every checkpoint.
     """
 
@@ -115,6 +138,7 @@ class DiffWaveModule(L.LightningModule):
         val_use_ema: bool = True,
         seed: int = 0,
         context_masks: ContextMasks | None = None,
+        profile_drop: float = 0.3,
         compile_net: bool = False,
         model_config: dict | None = None,
         diffusion_config: dict | None = None,
@@ -146,6 +170,10 @@ class DiffWaveModule(L.LightningModule):
                 "set module.context_masks=null for this one"
             )
         self.context_masks = context_masks
+        if not 0.0 <= float(profile_drop) <= 1.0:
+            raise ValueError(f"module.profile_drop must lie in [0, 1], got {profile_drop}")
+        self.profile_drop = float(profile_drop)
+        self.takes_profile = profile_input(net) is not None
         if compile_net:
             self.net.compile()  # after the EMA's deep copy: the average stays eager
         self.model_config = model_config
@@ -173,17 +201,33 @@ class DiffWaveModule(L.LightningModule):
         t: torch.Tensor,
         eps: torch.Tensor,
         mask: torch.Tensor | None = None,
+        profile: torch.Tensor | None = None,
     ) -> torch.Tensor:
         """Per-item ε loss (B,) of ``net`` at integer steps t (B,) with noise ε (B, T).
 
         With a context ``mask`` (B, T) the net is also given x0 where the mask is 1 and is
-        scored where it is 0 (there x_t and x0 would give ε away exactly).
+        scored where it is 0 (there x_t and x0 would give ε away exactly). A ``profile``
+        (B, bins) is handed to a profile-conditioned net.
         """
         x_t = q_sample(x0, self.alpha_bar[t].unsqueeze(-1), eps)
+        extra = {} if profile is None else {"profile": profile}
         if mask is None:
-            return self.per_item_loss(net(x_t, t.float()), eps)
-        eps_hat = net(x_t, t.float(), known=x0, mask=mask)
+            return self.per_item_loss(net(x_t, t.float(), **extra), eps)
+        eps_hat = net(x_t, t.float(), known=x0, mask=mask, **extra)
         return self.per_item_loss(eps_hat, eps, 1.0 - mask)
+
+    def dropped_profiles(self, profile: torch.Tensor, index: int) -> torch.Tensor:
+        """``profile`` (B, bins) with a ``profile_drop`` share of its rows zeroed, drawn from
+        their own seeded stream (t, ε and the masks stay as they were)."""
+        if not self.takes_profile:
+            raise ProfileNotAcceptedError(
+                "data.profile gives pitch profiles but the network takes none: train a "
+                "profile-conditioned model (experiment=piano14_ctx_profile, or "
+                "model=framed16_ctx_profile) or set data.profile=null"
+            )
+        gen = torch.Generator().manual_seed(stream_seed(self.seed + 3, index))
+        keep = torch.rand(profile.shape[0], generator=gen) >= self.profile_drop
+        return profile.float() * keep.to(profile.device, torch.float32).unsqueeze(-1)
 
     def _draws(
         self, x0: torch.Tensor, index: int
@@ -197,11 +241,14 @@ class DiffWaveModule(L.LightningModule):
             mask = self.context_masks.draw(x0.shape[0], x0.shape[-1], cpu_gen, x0.device)
         return t, eps, mask
 
-    def training_step(self, batch: torch.Tensor, batch_idx: int) -> torch.Tensor:
-        x0 = batch.float()
+    def training_step(self, batch: Any, batch_idx: int) -> torch.Tensor:
+        crops, profile = split_batch(batch)
+        x0 = crops.float()
         index = self.global_step * self.trainer.world_size + self.global_rank
         t, eps, mask = self._draws(x0, index)
-        per_item = self.diffusion_loss(self.net, x0, t, eps, mask)
+        if profile is not None:
+            profile = self.dropped_profiles(profile, index)
+        per_item = self.diffusion_loss(self.net, x0, t, eps, mask, profile)
         loss = (per_item * self.step_weights[t]).mean() if self.weighted else per_item.mean()
         if not torch.isfinite(loss):
             raise NonFiniteLossError(
