@@ -18,6 +18,7 @@ from omegaconf import OmegaConf
 from test_generate import FAST, make_export
 from test_inpaint import EXTENDERS, PLANS, _known, _mask
 
+from pianodiff.api import Generator
 from pianodiff.checkpoint.export import export_model, load_export
 from pianodiff.conf import CONF_DIR, compose
 from pianodiff.core.errors import UserError
@@ -391,3 +392,16 @@ def test_the_pipeline_refuses_the_options_on_a_model_without_the_input(tmp_path)
     cfg = compose("generate", [*FAST, "seconds=0.3", f"checkpoint={checkpoint}", f"output={out}"])
     run_generation(cfg)  # the shipped settings (auto, w = 1) run on any model
     assert json.loads(out.with_suffix(".json").read_text())["pitch_profile"]["ran"] is False
+
+
+def test_the_api_takes_the_scale_as_a_setting(tmp_path):
+    gen = Generator.from_checkpoint(make_profile_export(tmp_path / "profiled"), device="cpu")
+    prompt = torch.cat([chord(1.0), chord(0.3, shift=2)])
+    kwargs = {"sampler": "ddim", "sampler_params": {"num_steps": 2}, "include_prompt": False}
+    geometry = {"geometry.window_seconds": 0.5, "geometry.context_seconds": 0.1}
+    plain, _ = gen.extend(prompt, 0.4, settings=geometry, **kwargs)
+    assert gen.last_run.choices()["pitch_profile"]["ran"] is True
+    guided, _ = gen.extend(prompt, 0.4, settings={**geometry, "pitch_profile.scale": 2}, **kwargs)
+    assert gen.last_run.choices()["pitch_profile"]["scale"] == 2.0
+    assert gen.last_run.long.cost.nfe == 2 * 2 * 1  # one window, 2 steps, 2 calls a step
+    assert guided.shape == plain.shape and not torch.allclose(guided, plain)
