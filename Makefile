@@ -41,7 +41,7 @@ $(NOTES_STAMP): $(STAMP) pyproject.toml
 notes: $(NOTES_STAMP) ## install the note measure (basic-pitch's ONNX transcriber, no TensorFlow)
 
 test: $(NOTES_STAMP) ## run the whole test suite (with the note measure)
-	$(PY) -m pytest
+	$(PY) -m pytest $(PYTEST_ARGS)
 
 lint: $(STAMP) ## ruff check and format check
 	$(VENV)/bin/ruff check src tests scripts studies benchmarks

@@ -30,9 +30,16 @@ def ffmpeg_missing() -> list[str]:
     return [] if shutil.which("ffmpeg") else ["ffmpeg not found"]
 
 
-needs_synth = pytest.mark.skipif(
-    bool(synth_missing()), reason=skip_reason(synth_missing()) or "unused"
-)
+def needs(missing: list[str]) -> pytest.MarkDecorator:
+    """Mark a test as needing system parts; ``tests/conftest.py`` skips it with
+    :func:`skip_reason` when ``missing`` is not empty. CI's second pass runs exactly the
+    marked tests (``-m system_parts``) on a machine that has the packages."""
+    return pytest.mark.system_parts(missing=missing)
+
+
+needs_synth = needs(synth_missing())
+# Runs either way, but takes another path when ffmpeg is present (MP4 beside the GIF).
+uses_ffmpeg = needs([])
 
 
 def browser_missing() -> list[str]:
@@ -40,6 +47,4 @@ def browser_missing() -> list[str]:
     return [f"{prog} not found" for prog in ("chromium", "chromedriver") if not shutil.which(prog)]
 
 
-needs_browser = pytest.mark.skipif(
-    bool(browser_missing()), reason=skip_reason(browser_missing()) or "unused"
-)
+needs_browser = needs(browser_missing())

@@ -9,6 +9,7 @@ import pytest
 import torch
 from hydra import compose, initialize_config_dir
 from PIL import Image
+from system_parts import uses_ffmpeg
 
 from pianodiff.checkpoint.export import export_model
 from pianodiff.conf import CONF_DIR
@@ -155,6 +156,7 @@ def test_recorder_on_a_real_sample_run(tiny, name):
         assert all("lambda" in f.params for f in rec.frames if f.direction == "down")
 
 
+@uses_ffmpeg
 def test_renderer_writes_a_gif_with_one_frame_per_recorded_frame(tmp_path, tiny):
     net, schedule = tiny
     rec = HistoryRecorder(max_frames=9, label="replacement")

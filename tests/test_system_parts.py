@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 
 import pytest
-from system_parts import INSTALL, ffmpeg_missing, skip_reason, synth_missing
+from system_parts import INSTALL, browser_missing, ffmpeg_missing, skip_reason, synth_missing
 
 from pianodiff.data.render import Synth, missing_parts
 
@@ -42,3 +42,4 @@ def test_the_machine_check_agrees_with_the_path(monkeypatch, tmp_path):
 def test_the_bare_machine_pass_really_hides_the_system_parts():
     assert len(synth_missing()) == 2, "fluidsynth and the soundfont should both be hidden"
     assert ffmpeg_missing() == ["ffmpeg not found"]
+    assert len(browser_missing()) == 2, "chromium and chromedriver should both be hidden"
