@@ -97,7 +97,8 @@ def stream_seed(seed: int, index: int) -> int:
 
 
 PastFeature = Callable[[torch.Tensor, int], torch.Tensor]
-"""(T,) audio of a whole clip, a sample index -> a feature of the audio before that index."""
+"""(audio (end,): a clip up to a point, that point's sample index ``end``) -> a feature (bins,)
+of the audio before it."""
 
 
 class RandomCrops(Dataset):
