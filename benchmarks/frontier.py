@@ -69,7 +69,7 @@ def preset_points(rows: list[dict]) -> dict[str, str]:
                 OmegaConf.to_container(load_group_config("sampler", p.sampler, **p.params))
                 == shipped
             ):
-                marks[p.label] = name
+                marks[p.label] = f"{marks[p.label]}, {name}" if p.label in marks else name
     return marks
 
 
@@ -82,7 +82,7 @@ def report(out: Path, rows: list[dict], title: str) -> str:
     table = markdown(summary, title)
     with atomic_path(out / "summary.md") as tmp:
         tmp.write_text(table)
-    if any(not s["bf16"] for s in summary):
+    if summary:
         plot_frontier(summary, out / "frontier.png", preset_points(rows))
     return table
 

@@ -31,7 +31,7 @@ from pianodiff.generation.geometry import Geometry
 from pianodiff.generation.pipeline import GenerationRequest, generate
 
 SR = pianodiff.SAMPLE_RATE
-SAMPLERS = ("ddpm", "fast", "ddim", "dpmpp_2m")
+SAMPLERS = tuple(group_choices("sampler"))  # every shipped sampler
 
 
 DEFAULT = (primary_defaults("generate")["extender"], primary_defaults("generate")["sampler"])

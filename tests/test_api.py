@@ -66,7 +66,7 @@ def test_generator_extend_and_generate(export):
         0.2, geometry=SMALL, sampler="ddim", sampler_params={"num_steps": 4}, seed=5
     )
     assert torch.equal(a, b) and a.shape == (round(0.7 * SR),)
-    # the default sampler (dpmpp_2m, 10 steps) needs T >= 10; this export has T = 8
+    # the default sampler (dpmpp_2m_sde, 10 steps) needs T >= 10; this export has T = 8
     lin, _ = gen.extend(
         prompt, 0.2, extender="interpolation", sampler="fast", schedule="linear", geometry=SMALL
     )

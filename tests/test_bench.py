@@ -59,7 +59,7 @@ def test_generation_cost_follows_generate_defaults():
     from benchmarks.generation_cost import DEFAULT, cost_rows
 
     rows = {r["name"]: r for r in cost_rows()}
-    assert DEFAULT == ("interpolation", "dpmpp_2m")
-    default = rows["gen/nas_per_s/interpolation+dpmpp_2m10"]
+    assert DEFAULT == ("interpolation", "dpmpp_2m_sde")
+    default = rows["gen/nas_per_s/interpolation+dpmpp_2m_sde10"]
     assert default["value"] == 12.5 and default["baseline"] / default["value"] >= 50
     assert "gen/nfe_per_window/conditioned+fast6" in rows

@@ -6,6 +6,7 @@ from __future__ import annotations
 import math
 
 import pytest
+from omegaconf import OmegaConf
 from test_generate import make_export
 
 from benchmarks import frontier as bench
@@ -20,16 +21,24 @@ from pianodiff.evaluation.frontier import (
     run_point,
     summarise,
 )
+from pianodiff.generation.configs import load_group_config
 from pianodiff.generation.errors import GenerationError
 from pianodiff.measures.notes import unavailable_reason
 
 needs_notes = pytest.mark.skipif(unavailable_reason() is not None, reason="make notes")
 
 
-def test_the_default_families_cover_every_sampler_that_has_no_fixed_purpose():
-    shipped = {f.sampler for f in default_families()}
-    assert shipped == set(group_choices("sampler"))
-    labels = [p.label for p in points(default_families((5, 10, 60)), max_steps=50)]
+def test_every_shipped_sampler_is_on_the_frontier():
+    """Each conf/sampler option is a family's sampler, or one of the families' points as
+    shipped (the presets' samplers: dpmpp_2m_sde at 9 and 20 steps)."""
+    families = default_families((5, 9, 10, 20, 60))
+    grid = points(families, max_steps=50)
+    on_grid = [OmegaConf.to_container(load_group_config("sampler", p.sampler, **p.params))
+               for p in grid]  # fmt: skip
+    for name in group_choices("sampler"):
+        shipped = OmegaConf.to_container(load_group_config("sampler", name))
+        assert name in {f.sampler for f in families} or shipped in on_grid, name
+    labels = [p.label for p in grid]
     assert "ddpm" in labels and "ddim η=1, 10 steps" in labels
     assert not any(label.endswith("60 steps") for label in labels)  # above T: dropped
 

@@ -67,8 +67,9 @@ def test_default_config_composes_and_is_cheap():
     with initialize_config_dir(version_base="1.3", config_dir=str(CONF)):
         cfg = compose("generate")
         original = compose("generate", overrides=["geometry=original"])
-    # DPM-Solver++(2M), 10 calls a window: the best sampler at <= 10 calls on the bundled model
-    assert cfg.sampler.solver._target_.endswith("dpmpp_2m") and cfg.sampler.num_steps == 10
+    # the standard preset: DPM-Solver++(2M) SDE, eta = 1, 10 calls a window (docs/generation.md)
+    assert cfg.preset.name == "standard"
+    assert cfg.sampler.solver._target_.endswith("dpmpp_2m_sde") and cfg.sampler.num_steps == 10
     assert cfg.extender.schedule == "original"
     assert original.sampler._target_.endswith("ddpm_plan")
     assert original.extender._target_.endswith("Interpolation")

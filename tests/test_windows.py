@@ -66,7 +66,7 @@ def test_masks_and_join():
 
 def test_steady_state_cost_of_original_and_default():
     original = steady_state_cost(200, 5.0, 1.0)
-    default = steady_state_cost(10, 5.0, 4.0)  # dpmpp_2m's 10 calls a window
+    default = steady_state_cost(10, 5.0, 4.0)  # the standard preset's 10 calls a window
     assert original == 1000.0 and default == 12.5 and original / default >= 50
 
 

@@ -20,22 +20,28 @@ def plot_frontier(
     presets: dict[str, str] | None = None,
     rtf_per_call: float | None = None,
     rtf_label: str = "",
+    bf16: bool | None = None,
 ) -> Path:
-    """Draw ``summary`` (``evaluation.frontier.summarise``; fp32 rows) to a PNG at ``path``.
+    """Draw ``summary`` (``evaluation.frontier.summarise``) to a PNG at ``path``.
 
     Args:
         presets: point label -> preset name, marked on both panels.
         rtf_per_call: real-time factor of one call per window on some host (RTF = calls ×
             this); None leaves the top axis out.
         rtf_label: what that host and precision were, for the axis title.
+        bf16: draw the bf16 rows (True) or the fp32 rows (False); None: the precision with
+            more points.
     """
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    import matplotlib.ticker
 
     presets = presets or {}
-    rows = [s for s in summary if not s["bf16"]]
+    if bf16 is None:
+        bf16 = 2 * sum(s["bf16"] for s in summary) > len(summary)
+    rows = [s for s in summary if s["bf16"] == bf16]
     families = sorted({s["family"] for s in rows}, key=lambda f: (f != "ddpm", f))
     fig, axes = plt.subplots(1, 2, figsize=(12, 4.6))
     for ax, key, title in (
@@ -61,6 +67,9 @@ def plot_frontier(
                     weight="bold",
                 )
         ax.set_xscale("log")
+        ticks = sorted({s["calls_per_window"] for s in rows})
+        ax.set_xticks(ticks, [f"{t:g}" for t in ticks])
+        ax.xaxis.set_minor_locator(matplotlib.ticker.NullLocator())
         ax.set_xlabel("network calls per window")
         ax.set_title(title, fontsize=10)
         ax.grid(alpha=0.3, which="both")
@@ -70,6 +79,9 @@ def plot_frontier(
             )
             top.set_xlabel(f"real-time factor, 30 s ({rtf_label})", fontsize=8)
     axes[0].legend(fontsize=8, loc="lower right")
+    precision = "bf16 autocast" if bf16 else "fp32"
+    seeds = min((s["seeds"] for s in rows), default=0)
+    fig.suptitle(f"sampler frontier, {precision}, ≥ {seeds} seeds per point", fontsize=10)
     fig.tight_layout()
     with atomic_path(path) as tmp:
         fig.savefig(tmp, format="png", dpi=100)
