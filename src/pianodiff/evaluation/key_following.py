@@ -240,7 +240,9 @@ def key_summary(rows: list[dict]) -> list[dict]:
     groups: dict[tuple, list[dict]] = {}
     for row in rows:
         if row["task"] in ("key", "key_window"):
-            key = (row["extender"], row["sampler"], row["harmony_strength"], row["harmony_cut"])
+            cut = row["harmony_cut"]
+            cut = cut if cut == cut else None  # NaN (harmony off) is one group, not one a row
+            key = (row["extender"], row["sampler"], row["harmony_strength"], cut)
             groups.setdefault(key, []).append(row)
     out = []
     for (ext, smp, strength, cut), group in groups.items():
@@ -251,7 +253,7 @@ def key_summary(rows: list[dict]) -> list[dict]:
             "extender": ext,
             "sampler": smp,
             "strength": strength,
-            "cut": cut,
+            "cut": math.nan if cut is None else cut,
             "prompts": len(keys),
             "follows": sum(r["follows"] for r in keys),
             "top1": _mean(r["follows"] for r in keys),
