@@ -160,8 +160,22 @@ def test_summary_reports_shares_register_and_windows():
                     "follows_real": math.nan,
                 }
             )
+    for closer, late in ((1.0, 0.1), (0.5, 0.3)):  # two same-seed pairs of pieces
+        rows.append(
+            {
+                "task": "key_influence",
+                "extender": "e",
+                "sampler": "s",
+                "harmony_strength": 0.0,
+                "harmony_cut": float("nan"),
+                "own_prompt_closer": closer,
+                "corr_0.5s-end": late,
+            }
+        )
     (s,) = key_summary(rows)
     assert s["prompts"] == 4 and s["follows"] == 1 and s["top1"] == 0.25 and s["top1_real"] == 1
+    assert s["pairs"] == 2 and s["own_prompt_closer"] == 0.75
+    assert s["corr_0.5s-end_mean"] == pytest.approx(0.2) and s["corr_0.5s-end_max"] == 0.3
     assert s["pitch_corr"] == pytest.approx(1.0) and s["pitch_gap_real"] == 1.0
     assert s["top1_w1"] == 1.0 and s["top1_w2"] == 0.0 and math.isnan(s["top1_real_w1"])
 
@@ -244,3 +258,12 @@ def test_the_harness_continues_every_key_and_reports_the_key(tmp_path):
     windows = [r for r in rows if r["task"] == "key_window"]
     assert sorted({r["window"] for r in windows}) == [1, 2]  # 0.6 s = 0.4 s + 0.2 s
     assert "Key-following" in table and "10 @ ᾱ≤0.8" in table
+    # same seed, different pieces, same key: one influence row per pair, as the harness's
+    # continuation cases report them
+    pairs = [r for r in rows if r["task"] == "key_influence"]
+    assert len(pairs) == 3 * 2  # three pairs of pieces in each of the two keys
+    assert all(r["shift"] == 0 or r["shift"] == 6 for r in pairs)
+    assert all(r["passage"].split("@")[0] != r["passage_b"].split("@")[0] for r in pairs)
+    assert all(r["own_prompt_closer"] in (0.0, 0.5, 1.0) for r in pairs)
+    assert all(-1.0 <= r["corr_0.5s-end"] <= 1.0 for r in pairs)
+    assert "Prompt influence" in table and "0.5s-end" in table

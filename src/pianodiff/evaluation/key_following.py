@@ -11,7 +11,14 @@ its own key's prompt is the closest. The passage's real continuation is judged t
 against the prompt's, note frames, tonality, hiss, the seams, and the key per extension
 window (does it survive the chain?).
 
-Rows: one ``key`` row per (passage, key) and one ``key_window`` row per extension window.
+Prompt influence, as the harness's continuation cases measure it (``evaluation/influence.py``):
+every continuation starts from the same seed, so for each pair of passages from different
+pieces in the same key, the correlation of the two continuations per range after the cut
+(1.0 beyond 0.5 s means the prompt never got there) and whether each one's chroma is closer
+to its own prompt's than to the other's.
+
+Rows: one ``key`` row per (passage, key), one ``key_window`` row per extension window and one
+``key_influence`` row per pair of passages from different pieces in the same key.
 """
 
 from __future__ import annotations
@@ -19,7 +26,7 @@ from __future__ import annotations
 import math
 import statistics
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -28,6 +35,7 @@ import torch
 from pianodiff import SAMPLE_RATE
 from pianodiff.core.audio import read_audio
 from pianodiff.evaluation.cases import spread_positions
+from pianodiff.evaluation.influence import DEFAULT_EDGES, influence_row
 from pianodiff.evaluation.models import EvaluationError
 from pianodiff.evaluation.run_cases import Setup
 from pianodiff.generation.engine import LongAudio
@@ -116,8 +124,10 @@ def run_key_following(
     geometry: Geometry,
     harmony: Harmony | None = None,
     on_case: Callable[[], None] | None = None,
+    edges: Sequence[float] = DEFAULT_EDGES,
 ) -> list[dict]:
-    """Continue every case and judge it; ``key`` and ``key_window`` rows (module docstring).
+    """Continue every case and judge it; ``key``, ``key_window`` and ``key_influence`` rows
+    (module docstring; ``edges``: the influence ranges in seconds after the cut).
     ``on_case`` is called after each case (a progress bar)."""
     sr = setup.sample_rate
     measured = []
@@ -131,6 +141,7 @@ def run_key_following(
         measured.append(
             {
                 "case": case,
+                "audio": new,
                 "new": transcribe(new, sr),
                 "prompt": transcribe(case.prompt, sr),
                 "truth": transcribe(case.truth, sr) if len(case.truth) else None,
@@ -149,7 +160,39 @@ def run_key_following(
         )
         if on_case is not None:
             on_case()
-    return _judge(setup, measured, harmony)
+    rows = _judge(setup, measured, harmony)
+    return rows + _influence(rows[0], measured, edges, sr) if rows else rows
+
+
+def _piece(passage: str) -> str:
+    return passage.rsplit("@", 1)[0]
+
+
+def _influence(
+    first: dict, measured: list[dict], edges: Sequence[float], sample_rate: int
+) -> list[dict]:
+    """One ``key_influence`` row per pair of cases from different pieces in the same key:
+    same seed, different prompts (``evaluation/influence.py``)."""
+    labels = {k: first[k] for k in first if k in ("extender", "sampler") or k.startswith("harm")}
+    rows = []
+    for i, a in enumerate(measured):
+        for b in measured[i + 1 :]:
+            ca, cb = a["case"], b["case"]
+            if ca.shift != cb.shift or _piece(ca.passage) == _piece(cb.passage):
+                continue
+            rows.append(
+                {
+                    "task": "key_influence",
+                    **labels,
+                    "passage": ca.passage,
+                    "passage_b": cb.passage,
+                    "shift": ca.shift,
+                    **influence_row(
+                        a["audio"], b["audio"], ca.prompt, cb.prompt, edges, sample_rate
+                    ),
+                }
+            )
+    return rows
 
 
 def _prompt_profiles(measured: list[dict], passage: str) -> tuple[list[int], torch.Tensor]:
@@ -239,7 +282,7 @@ def key_summary(rows: list[dict]) -> list[dict]:
     correlation with the prompt, density, notes, tonality, hiss, seams, per-window top-1."""
     groups: dict[tuple, list[dict]] = {}
     for row in rows:
-        if row["task"] in ("key", "key_window"):
+        if row["task"] in ("key", "key_window", "key_influence"):
             cut = row["harmony_cut"]
             cut = cut if cut == cut else None  # NaN (harmony off) is one group, not one a row
             key = (row["extender"], row["sampler"], row["harmony_strength"], cut)
@@ -248,6 +291,7 @@ def key_summary(rows: list[dict]) -> list[dict]:
     for (ext, smp, strength, cut), group in groups.items():
         keys = [r for r in group if r["task"] == "key"]
         windows = [r for r in group if r["task"] == "key_window"]
+        pairs = [r for r in group if r["task"] == "key_influence"]
         prompt_pitch = [r["mean_pitch_prompt"] for r in keys]
         summary = {
             "extender": ext,
@@ -271,7 +315,13 @@ def key_summary(rows: list[dict]) -> list[dict]:
             "tonality": _mean(r["key_tonality"] for r in keys),
             "hiss_db": _mean(r["key_hiss_db"] for r in keys),
             "seam_median": _mean(r["key_seam_median"] for r in keys),
+            "pairs": len(pairs),
+            "own_prompt_closer": _mean(r["own_prompt_closer"] for r in pairs),
         }
+        late = sorted({k for r in pairs for k in r if k.startswith("corr_") and k.endswith("end")})
+        for k in late:  # the last range, beyond the final edge: mean and worst pair
+            summary[f"{k}_mean"] = _mean(r[k] for r in pairs)
+            summary[f"{k}_max"] = max((r[k] for r in pairs if r[k] == r[k]), default=math.nan)
         for w in sorted({r["window"] for r in windows}):
             at = [r for r in windows if r["window"] == w]
             summary[f"top1_w{w}"] = _mean(r["follows"] for r in at)
@@ -307,6 +357,24 @@ def key_table(rows: list[dict]) -> str:
             f"{f(s['notes_per_s_real'], 1)}) | {f(s['note_frames'])} | {f(s['tonality'], 3)} "
             f"| {f(s['hiss_db'], 1)} | {f(s['seam_median'])} |"
         )
+    paired = [s for s in summaries if s["pairs"]]
+    if paired:
+        lines += [
+            "",
+            "Prompt influence (same seed, pieces paired in the same key; 1.0 = the prompt never "
+            "got there, own-prompt chroma 0.5 = chance):",
+            "",
+            "| extender | sampler | harmony | pairs | own-prompt chroma | late corr mean (max) |",
+            "|---|---|---|---|---|---|",
+        ]
+        for s in paired:
+            harmony = "off" if not s["strength"] else f"{s['strength']:g} @ ᾱ≤{s['cut']:g}"
+            late = [k[: -len("_mean")] for k in s if k.startswith("corr_") and k.endswith("_mean")]
+            cells = ", ".join(f"{k[5:]} {f(s[k + '_mean'])} ({f(s[k + '_max'])})" for k in late)
+            lines.append(
+                f"| {s['extender']} | {s['sampler']} | {harmony} | {s['pairs']} "
+                f"| {f(s['own_prompt_closer'])} | {cells or '–'} |"
+            )
     per_window = [s for s in summaries if any(k.startswith("top1_w") for k in s)]
     if per_window:
         count = max(int(k[6:]) for s in per_window for k in s if k.startswith("top1_w"))
