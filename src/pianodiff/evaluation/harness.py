@@ -50,7 +50,7 @@ def _names(value) -> list[str]:
 
 
 def _harmony(cfg: DictConfig) -> Harmony | None:
-    """Harmony guidance of the key-following continuations (None when off)."""
+    """Harmony guidance of every continuation, key-following included (None when off)."""
     node = cfg.get("harmony") or {}
     try:
         harmony = Harmony(**OmegaConf.to_container(node, resolve=True))
@@ -154,6 +154,7 @@ def evaluate(cfg: DictConfig, run_dir: Path) -> tuple[list[dict], str]:
                     natural,
                     ext.candidates,
                     cfg.continuity_seconds,
+                    harmony,
                 )
                 rows += case_rows
                 continuations.append(new)

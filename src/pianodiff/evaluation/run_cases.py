@@ -23,6 +23,7 @@ from pianodiff.diffusion.plan import SamplingPlan
 from pianodiff.diffusion.sampler import sample
 from pianodiff.evaluation.cases import ExtensionCase, GapCase
 from pianodiff.evaluation.influence import influence_row
+from pianodiff.inpaint.harmony import Harmony
 from pianodiff.inpaint.replacement import Replacement
 from pianodiff.measures.chroma import continuity_at
 from pianodiff.measures.hiss import hiss_floor
@@ -106,8 +107,10 @@ def run_extension_case(
     natural: torch.Tensor,
     candidates: int = 1,
     continuity_seconds: float = 2.0,
+    harmony: Harmony | None = None,
 ) -> tuple[list[dict], torch.Tensor]:
     """Continue real audio from a cut; one "extend" row plus one "seam" row per seam.
+    ``harmony``: harmony guidance of the continuation (None: off, whatever generate's default).
 
     Returns (rows, the new audio (T,) from the cut on).
     """
@@ -126,6 +129,7 @@ def run_extension_case(
         geometry=Geometry(**geometry),
         sample_rate=sr,
         plugins=[first],
+        settings={f"harmony.{k}": v for k, v in (harmony or Harmony()).record().items()},
     )
     wall = time.perf_counter() - start
     result = setup.model.last
