@@ -26,6 +26,7 @@ COMMANDS: dict[str, list[str]] = {
     "scripts/write_model_card.py": ["{path}"],
     "studies/campaign_curves.py": ["--legs", "{path}", "--out", "{out}/curves.png"],
     "studies/compare_runs.py": ["--run", "a={path}", "--out", "{out}/runs.png"],
+    "studies/continuation_picture.py": ["draw", "{path}", "--out", "{out}/picture.png"],
     "studies/lever_study.py": ["launch", "--init", "{path}", "--root", "{out}/levers"],
     "studies/net_study.py": ["a={path}", "--out", "{out}/table.md"],
     "studies/spectrogram_panel.py": ["a={path}", "--out", "{out}/panel.png"],
