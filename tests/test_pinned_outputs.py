@@ -41,12 +41,21 @@ SCHEDULE = linear_schedule(8, 1e-4, 0.25)
 LENGTH = 256
 EXTENDERS = ("replacement", "repaint", "interpolation", "guidance", "conditioned")
 PLANS = ("ddpm", "fast", "ddim")
+# Harmony guidance is pinned off in the engine cases (whatever generate's default is), so they
+# pin the windowed engine alone; one case pins it on.
+HARMONY_OFF = {"harmony.strength": 0.0}
 ENGINE_CASES = {
-    "replacement-fast": ("replacement", "fast", {}),
-    "repaint-fast": ("repaint", "fast", {}),
-    "interpolation-fast": ("interpolation", "fast", {}),
-    "guidance-fast": ("guidance", "fast", {}),
-    "interpolation-ddim6": ("interpolation", "ddim", {"num_steps": 6}),
+    "replacement-fast": ("replacement", "fast", {}, HARMONY_OFF),
+    "repaint-fast": ("repaint", "fast", {}, HARMONY_OFF),
+    "interpolation-fast": ("interpolation", "fast", {}, HARMONY_OFF),
+    "guidance-fast": ("guidance", "fast", {}, HARMONY_OFF),
+    "interpolation-ddim6": ("interpolation", "ddim", {"num_steps": 6}, HARMONY_OFF),
+    "interpolation-fast-harmony10": (
+        "interpolation",
+        "fast",
+        {},
+        {"harmony.strength": 10.0, "harmony.cut": 0.8, "harmony.source": "prompt"},
+    ),
 }
 
 
@@ -94,8 +103,9 @@ def loop_output(extender: str, plan_name: str) -> torch.Tensor:
         return sample(Denoiser(net), inpainter, ctx)
 
 
-def engine_output(extender: str, sampler: str, params: dict) -> torch.Tensor:
-    """The bundled model through the public API: 0.2 s base window + 0.25 s, 2 candidates."""
+def engine_output(extender: str, sampler: str, params: dict, settings: dict) -> torch.Tensor:
+    """The bundled model through the public API: 0.2 s base window + 0.25 s, 2 candidates;
+    ``settings``: other generate keys (harmony)."""
     gen = Generator.from_checkpoint(BUNDLED, device="cpu")
     geometry = Geometry(window_seconds=0.2, context_seconds=0.08, crossfade_seconds=0.01)
     audio, _ = gen.generate(
@@ -106,6 +116,7 @@ def engine_output(extender: str, sampler: str, params: dict) -> torch.Tensor:
         seed=7,
         candidates=2,
         geometry=geometry,
+        settings=settings,
     )
     return audio
 
@@ -113,8 +124,8 @@ def engine_output(extender: str, sampler: str, params: dict) -> torch.Tensor:
 def compute_all() -> dict:
     torch.set_num_threads(1)
     pins = {f"loop/{e}/{p}": digest(loop_output(e, p)) for e in EXTENDERS for p in PLANS}
-    for name, (extender, sampler, params) in ENGINE_CASES.items():
-        pins[f"engine/{name}"] = digest(engine_output(extender, sampler, params))
+    for name, case in ENGINE_CASES.items():
+        pins[f"engine/{name}"] = digest(engine_output(*case))
     return pins
 
 
