@@ -23,6 +23,7 @@ from pianodiff.evaluation.run_cases import Setup, run_extension_case
 from pianodiff.generation.configs import build_extender, build_plan
 from pianodiff.generation.errors import GenerationError
 from pianodiff.generation.geometry import Geometry
+from pianodiff.measures.pitch_profile import pitch_profile
 
 SR = 22050
 SECONDS = 0.3
@@ -127,13 +128,58 @@ def test_evaluation_continues_the_whole_excerpt(checkpoint):
     assert torch.equal(new, result.audio[cut:].float().cpu())  # the new audio from the cut on
 
 
-def test_new_audio_depends_only_on_the_last_window(checkpoint):
-    """Why the old "last window only" output needs no option: cutting the recording to its
-    last window first gives it exactly."""
+def test_without_harmony_new_audio_depends_only_on_the_last_window(checkpoint):
+    """With harmony guidance off, the network sees only each window's known head: cutting the
+    recording to its last window first gives exactly the same continuation."""
     gen = Generator.from_checkpoint(checkpoint, device="cpu")
     prompt = torch.from_numpy(tone(1.5, (196.0, 293.7)))
     window = round(GEOMETRY.window_seconds * SR)
-    kw = {"geometry": GEOMETRY, "sampler": "ddim", "sampler_params": {"num_steps": 2}, "seed": 4}
+    kw = {
+        "geometry": GEOMETRY,
+        "sampler": "ddim",
+        "sampler_params": {"num_steps": 2},
+        "seed": 4,
+        "settings": {"harmony.strength": 0.0},
+    }
     whole, _ = gen.extend(prompt, SECONDS, **kw)
     tail, _ = gen.extend(prompt[-window:], SECONDS, **kw)
     assert torch.equal(whole[-len(tail) :], tail)
+
+
+def test_with_harmony_the_whole_prompt_reaches_later_windows(checkpoint):
+    """With harmony guidance on, every window is pushed toward the whole prompt's pitch
+    profile: two prompts that end in the same last window (so the network's context is the
+    same) but differ before it continue differently, in later windows too, and each
+    continuation's profile is closer to its own prompt's than to the other's."""
+    gen = Generator.from_checkpoint(checkpoint, device="cpu")
+    window = round(GEOMETRY.window_seconds * SR)
+    tail = torch.from_numpy(tone(GEOMETRY.window_seconds, (261.6, 329.6)))
+    heads = {
+        "low": torch.from_numpy(tone(1.5, (98.0, 146.8))),
+        "high": torch.from_numpy(tone(1.5, (880.0, 1318.5))),
+    }
+    prompts = {name: torch.cat([head, tail]) for name, head in heads.items()}
+    assert torch.equal(prompts["low"][-window:], prompts["high"][-window:])
+    seconds = 3 * (GEOMETRY.window_seconds - GEOMETRY.context_seconds)  # three windows
+    kw = {
+        "geometry": GEOMETRY,
+        "sampler": "ddim",
+        "sampler_params": {"num_steps": 2},
+        "seed": 4,
+        "include_prompt": False,
+    }
+    news = {}
+    for name, prompt in prompts.items():
+        off, _ = gen.extend(prompt, seconds, settings={"harmony.strength": 0.0}, **kw)
+        on, _ = gen.extend(
+            prompt, seconds, settings={"harmony.strength": 10.0, "harmony.cut": 0.8}, **kw
+        )
+        news[name] = (off, on)
+    later = round(1.5 * (GEOMETRY.window_seconds - GEOMETRY.context_seconds) * SR)
+    assert torch.equal(news["low"][0], news["high"][0])  # off: the heads never reach it
+    low, high = news["low"][1][later:], news["high"][1][later:]  # on: windows 2 and 3
+    assert not torch.allclose(low, high, atol=1e-4)
+    target = {name: pitch_profile(prompt) for name, prompt in prompts.items()}
+    for own, other in (("low", "high"), ("high", "low")):
+        profile = pitch_profile(news[own][1][later:])
+        assert float(profile @ target[own]) > float(profile @ target[other])
