@@ -68,9 +68,10 @@ def compose_cfg(overrides):
 def test_evaluate_end_to_end(tiny_checkpoint, held_out, tmp_path):
     run_dir = tmp_path / "run"
     run_dir.mkdir()
-    cfg = compose_cfg(
-        [f"checkpoint={tiny_checkpoint}", f"data_dir={held_out}", "extenders=[replacement]"] + QUICK
-    )
+    # harmony guidance off: then only the network can carry a prompt into the new audio, and
+    # this untrained one does not (the influence rows below)
+    overrides = [f"checkpoint={tiny_checkpoint}", f"data_dir={held_out}", "harmony.strength=0"]
+    cfg = compose_cfg([*overrides, "extenders=[replacement]", *QUICK])
     rows, table = evaluate(cfg, run_dir)
     with open(run_dir / "results.csv") as fh:
         saved = list(csv.DictReader(fh))
@@ -118,6 +119,28 @@ def test_evaluate_end_to_end(tiny_checkpoint, held_out, tmp_path):
     assert (run_dir / "seam_scores.png").stat().st_size > 0
     assert (run_dir / "gap_lsd.png").stat().st_size > 0
     assert list((run_dir / "wandb").glob("offline-run-*")), "no offline W&B run written"
+
+
+def test_evaluate_harmony_carries_each_prompt_into_its_continuation(
+    tiny_checkpoint, held_out, tmp_path
+):
+    """With harmony guidance (evaluate's harmony node, as generate's), the same untrained
+    network continues the two prompts differently: the push toward each prompt's pitch
+    profile is all that differs, and it reaches past the cut."""
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    off = ["gap.enabled=false", "unconditional.enabled=false", "wandb.enabled=false"]
+    cfg = compose_cfg(
+        [f"checkpoint={tiny_checkpoint}", f"data_dir={held_out}", "extenders=[interpolation]"]
+        + QUICK
+        + off
+        + ["harmony.strength=10", "harmony.cut=1.0"]
+    )
+    rows, _ = evaluate(cfg, run_dir)
+    assert [r["harmony_strength"] for r in rows if r["task"] == "extend"] == [10.0, 10.0]
+    (pair,) = [r for r in rows if r["task"] == "influence"]
+    assert pair["corr_0.2s-end"] < 0.9  # no longer one audio whatever the prompt
+    assert pair["own_prompt_closer"] == 1.0  # each continuation keeps its own prompt's chroma
 
 
 def test_unconditional_rows_measure_generates_base_window(tiny_checkpoint):

@@ -154,6 +154,7 @@ def run_extension_case(
             **note_metrics(case.truth, sr, suffix="_real"),
             "nfe": cost["nfe"],
             "net_audio_s_per_s": cost["network_audio_seconds_per_output_second"],
+            "harmony_strength": (harmony or Harmony()).strength,
             "wall_s": wall,
             "realtime_factor": wall / max(len(new) / sr, 1e-9),
         }
