@@ -114,6 +114,9 @@ def main(argv: list[str] | None = None) -> int:
             if args.seconds <= 0 or args.start < 0:
                 raise ValueError("--seconds must be > 0 and --start >= 0")
             wave = read_audio_range(args.recording, args.start, args.start + args.seconds)
+            if wave.numel() < round(args.seconds * SAMPLE_RATE) - 1:
+                end = args.start + wave.numel() / SAMPLE_RATE
+                raise ValueError(f"{args.recording} ends at {end:.1f} s; lower --start")
             write_audio(args.out, wave, SAMPLE_RATE, overwrite=False)
         else:
             audio, meta = read_generated(args.generated)

@@ -41,6 +41,17 @@ def test_prompt_then_draw_writes_the_picture(tmp_path, capsys):
     assert not list(out.parent.glob("*.partial.png"))
 
 
+def test_a_prompt_past_the_end_is_one_line_and_writes_nothing(tmp_path, capsys):
+    recording = tmp_path / "piece.wav"
+    sf.write(recording, tone(3.0), SR)
+    out = tmp_path / "prompt.wav"
+    assert (
+        main(["prompt", str(recording), "--start", "2", "--seconds", "6", "--out", str(out)]) == 1
+    )
+    err = capsys.readouterr().err.strip()
+    assert err == f"error: {recording} ends at 3.0 s; lower --start" and not out.exists()
+
+
 def test_a_missing_sidecar_is_one_line_and_writes_nothing(tmp_path, capsys):
     generated = tmp_path / "continued.wav"
     sf.write(generated, tone(1.0), SR)
