@@ -274,3 +274,16 @@ def test_in_a_browser_record_a_prompt_and_continue_it(browser, served):
     prompt = re.search(r"\(([\d.]+) s prompt \+ ([\d.]+) s new\)", status)
     assert prompt, status
     assert float(prompt[1]) >= 1.0 and float(prompt[2]) == SECONDS
+
+
+def test_the_harmony_slider_starts_at_generates_default_and_goes_past_it(served):
+    from pianodiff.app.page import HARMONY_MAX
+
+    default = Studio.harmony_default()
+    sliders = [
+        c["props"]
+        for c in served.page.config["components"]
+        if str(c.get("props", {}).get("elem_id", "")).endswith("-harmony")
+    ]
+    assert sliders and default is not None
+    assert all(s["value"] == default and s["maximum"] == HARMONY_MAX > default for s in sliders)

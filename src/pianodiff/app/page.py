@@ -33,6 +33,7 @@ log = logging.getLogger(__name__)
 QUEUE_ID = "generation"  # Generate and Compare share it: one generation at a time
 FROM_PRESET = "(preset)"
 COMPARED = ("interpolation", "repaint", "replacement")  # ticked at start: any model runs them
+HARMONY_MAX = 20.0  # the slider's top: twice the strength that holds the prompt's key
 INTRO = (
     "Continue a piano recording with a diffusion model, listen, and compare extenders. "
     "Upload or record a prompt (or leave it empty to start from an unconditional base "
@@ -147,11 +148,11 @@ def settings_controls(studio: Studio, tab: str) -> SettingsControls:
         )
     strength = gr.Slider(
         0.0,
-        10.0,
+        HARMONY_MAX,
         value=harmony or 0.0,
         step=0.5,
         label="prompt following (harmony.strength)",
-        info="0 = off; pushes the new audio toward the prompt's pitches",
+        info="0 = off; pushes the new audio toward the prompt's pitches (10 holds its key)",
         visible=harmony is not None,
         elem_id=f"{tab}-harmony",
     )
