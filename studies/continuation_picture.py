@@ -83,7 +83,7 @@ def draw(audio: torch.Tensor, meta: dict, out: Path, title: str | None = None) -
     harmony = (meta.get("harmony") or {}).get("strength")
     fig.suptitle(
         title
-        or f"{meta.get('prompt') or 'prompt'} continued by {meta.get('extender')}, "
+        or f"{Path(meta.get('prompt') or 'prompt').name} continued by {meta.get('extender')}, "
         f"{meta.get('sampler')}, harmony.strength={harmony}, seed {meta.get('seed')}"
     )
     out.parent.mkdir(parents=True, exist_ok=True)
