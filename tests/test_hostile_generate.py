@@ -170,7 +170,7 @@ CASES: list[tuple[str, Callable[[Path], list[str]], list[str], list[str]]] = [
         ["device=meta is not supported", "use auto, cpu"],
     ),
     ("device=cuda:7", no_setup, [OUT, "device=cuda:7"], ["device=cuda:7"]),
-    ("bf16=maybe", no_setup, [OUT, "bf16=maybe"], ["bf16 must be true or false", "'maybe'"]),
+    ("bf16=maybe", no_setup, [OUT, "bf16=maybe"], ["bf16 must be auto, true or false", "'maybe'"]),
     ("compile=nah", no_setup, [OUT, "compile=nah"], ["compile must be true or false"]),
     ("progress=sure", no_setup, [OUT, "progress=sure"], ["progress must be true or false"]),
     (

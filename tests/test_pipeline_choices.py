@@ -3,7 +3,10 @@ and bf16 with its reason, from a composed generate config."""
 
 from __future__ import annotations
 
+import json
+
 import pytest
+import torch
 from test_generate import make_export
 
 from pianodiff.checkpoint.export import load_export
@@ -12,6 +15,7 @@ from pianodiff.generation import bf16_cache
 from pianodiff.generation.errors import GenerationError
 from pianodiff.generation.pipeline import generate, make_denoiser, request_from_config
 from pianodiff.generation.presets import resolve_preset
+from pianodiff.generation.run import run_generation
 
 TINY = [
     "geometry.window_seconds=0.5",
@@ -64,3 +68,26 @@ def test_a_bad_bf16_value_is_one_line_before_anything_runs(model):
     cfg = compose("generate", [*TINY, "bf16=yes"])
     with pytest.raises(GenerationError, match="bf16 must be auto, true or false, got 'yes'"):
         request_from_config(cfg)
+
+
+def test_bf16_auto_is_the_default_and_the_sidecar_records_a_cached_verdict(model, tmp_path):
+    """generate's default is ``bf16: auto``; a verdict already cached for this host and model
+    decides without a measurement, and the written sidecar keeps it with its reason, beside
+    the preset and the sampler it selected."""
+    assert compose("generate").bf16 == "auto"
+    cache = bf16_cache.VerdictCache()
+    host, key = bf16_cache.host_key(torch.device("cpu")), bf16_cache.model_key(model.net)
+    for use in (True, False):
+        cache.put(host, key, {"use": use, "reason": f"measured: forced verdict {use}"})
+        out = tmp_path / f"{use}.wav"
+        cfg = compose("generate", [*TINY, "sampler.num_steps=4", f"output={out}", "preset=draft"])
+        result = run_generation(cfg, model=model)
+        meta = json.loads(result.sidecar.read_text())
+        assert meta["bf16"] is use
+        assert meta["bf16_choice"] == {
+            "setting": "auto",
+            "reason": f"measured: forced verdict {use}",
+            "source": "cache",
+        }
+        assert meta["preset"] == "draft" and meta["preset_sampler"] == "dpmpp_2m_sde9"
+        assert meta["preset_sampler_used"] is False  # num_steps was set by hand

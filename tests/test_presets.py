@@ -96,3 +96,25 @@ def test_every_preset_works_with_every_extender(net, preset, extender):  # noqa:
     x, nfe, inpainter, ctx = _run(net, extender, plan)
     assert x.shape == ctx.mask.shape and bool(torch.isfinite(x).all())
     assert nfe == inpainter.nfe(plan)
+
+
+def test_the_api_takes_a_preset_and_an_explicit_sampler_wins(tmp_path):
+    from test_bench_presets import _tiny_export
+
+    from pianodiff.api import Generator
+    from pianodiff.generation.geometry import Geometry
+
+    gen = Generator.from_checkpoint(_tiny_export(tmp_path / "tiny"), device="cpu")  # T = 50
+    small = {"seed": 0, "geometry": Geometry(0.25, 0.05, 0.01)}
+    for preset in PRESETS:
+        gen.generate(0.2, preset=preset, **small)
+        chosen = resolve_preset(preset)
+        assert gen.last_run.plan.num_levels == _shipped(chosen.sampler)["num_steps"]
+        assert gen.last_run.choices()["preset"] == preset
+        assert gen.last_run.choices()["preset_sampler_used"] is True
+    gen.generate(0.2, preset="best", sampler="ddim", sampler_params={"num_steps": 3}, **small)
+    record = gen.last_run.choices()
+    assert gen.last_run.plan.num_levels == 3 and record["preset"] == "best"
+    assert record["preset_sampler"] == "dpmpp_2m_sde20" and record["preset_sampler_used"] is False
+    with pytest.raises(GenerationError, match="unknown preset 'fastest'; choose one of"):
+        gen.generate(0.2, preset="fastest", **small)

@@ -27,10 +27,10 @@ from pianodiff.checkpoint.export import LoadedModel, load_export
 from pianodiff.diffusion.hooks import Inpainter
 from pianodiff.diffusion.plan import SamplingPlan
 from pianodiff.generation.configs import generate_settings
-from pianodiff.generation.device import make_denoiser, pick_device
+from pianodiff.generation.device import pick_device
 from pianodiff.generation.engine import LongAudio
 from pianodiff.generation.geometry import Geometry
-from pianodiff.generation.pipeline import Generated, generate, request_from_config
+from pianodiff.generation.pipeline import Generated, generate, make_denoiser, request_from_config
 from pianodiff.generation.plugins import GenerationPlugin, PluginList
 
 
@@ -40,15 +40,20 @@ class Generator:
     Args:
         model: a loaded export (``checkpoint.load_export``).
         device: where the network runs.
-        bf16: run the network under bf16 autocast.
+        bf16: run the network under bf16 autocast: True, False, or "auto" (timed once per host
+            and model, then cached; ``generation/precision.py``).
         compile: ``torch.compile`` the network.
     """
 
     def __init__(
-        self, model: LoadedModel, device: torch.device, bf16: bool = False, compile: bool = False
+        self,
+        model: LoadedModel,
+        device: torch.device,
+        bf16: bool | str = False,
+        compile: bool = False,
     ):
         self.model, self.device = model, device
-        self.denoiser = make_denoiser(model.net, bf16, compile)
+        self.denoiser, self.bf16 = make_denoiser(model.net, model.schedule, bf16, compile)
         self.sample_rate = SAMPLE_RATE
         self.last: LongAudio | None = None
         self.last_run: Generated | None = None
@@ -58,7 +63,7 @@ class Generator:
         cls,
         path: str | Path,
         device: str | torch.device | None = None,
-        bf16: bool = False,
+        bf16: bool | str = False,
         compile: bool = False,
     ) -> Generator:
         """Load an export folder; device defaults to cuda > mps > cpu."""
@@ -72,6 +77,7 @@ class Generator:
         extender: str | Inpainter | None = None,
         sampler: str | SamplingPlan | None = None,
         sampler_params: dict[str, Any] | None = None,
+        preset: str | None = None,
         seed: int | None = 0,
         candidates: int = 1,
         geometry: Geometry | None = None,
@@ -88,7 +94,9 @@ class Generator:
         ``audio=None`` starts from an unconditional base window (it opens the output like a
         recording would). ``include_prompt=False`` returns the new audio alone
         (``seconds`` long). ``extender`` and ``sampler`` default to the command line's
-        (``conf/generate.yaml``). ``sampler_params`` and ``extender_params`` override the
+        (``conf/generate.yaml``); ``preset`` (draft, standard, best) picks the sampler as
+        ``preset=`` does on the command line, and an explicit ``sampler`` wins over it.
+        ``sampler_params`` and ``extender_params`` override the
         shipped YAML (e.g. ``num_steps=10``, ``xi=0.5``); ``settings`` sets any other key of
         ``conf/generate.yaml`` by its dotted name, as ``key=value`` does on the command line.
 
@@ -97,7 +105,7 @@ class Generator:
         """
         groups = {
             group: choice
-            for group, choice in (("extender", extender), ("sampler", sampler))
+            for group, choice in (("extender", extender), ("sampler", sampler), ("preset", preset))
             if isinstance(choice, str)
         }
         values: dict[str, Any] = {
@@ -117,7 +125,7 @@ class Generator:
         if isinstance(sampler, SamplingPlan):
             request = replace(request, sampler=sampler)
         plugin = PluginList(plugins) if plugins else None
-        self.last_run = generate(self.denoiser, request, self.model.schedule, plugin)
+        self.last_run = generate(self.denoiser, request, self.model.schedule, plugin, self.bf16)
         self.last = self.last_run.long
         return self.last_run.audio, self.sample_rate
 
@@ -129,7 +137,7 @@ class Generator:
 def setup(config: dict[str, Any]) -> tuple[Generator, torch.device]:
     """Load a model once: ``config = {"model_dir": ..., "device": None, "bf16": False}``."""
     gen = Generator.from_checkpoint(
-        config["model_dir"], device=config.get("device"), bf16=bool(config.get("bf16", False))
+        config["model_dir"], device=config.get("device"), bf16=config.get("bf16", False)
     )
     return gen, gen.device
 

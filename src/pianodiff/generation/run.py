@@ -23,7 +23,7 @@ from pianodiff import SAMPLE_RATE, __version__
 from pianodiff.checkpoint.export import LoadedModel, load_export
 from pianodiff.core.audio import atomic_path, write_audio
 from pianodiff.generation.cost import steady_state_cost
-from pianodiff.generation.device import make_denoiser, pick_device
+from pianodiff.generation.device import pick_device
 from pianodiff.generation.engine import LongAudio
 from pianodiff.generation.paths import (
     check_output,
@@ -31,7 +31,12 @@ from pianodiff.generation.paths import (
     resolve_checkpoint,
     sidecar_path,
 )
-from pianodiff.generation.pipeline import Generated, generate, request_from_config
+from pianodiff.generation.pipeline import (
+    Generated,
+    generate,
+    make_denoiser,
+    request_from_config,
+)
 from pianodiff.generation.plugins import GenerationPlugin, PluginList, build_plugins
 from pianodiff.generation.values import check_flag, check_switches
 
@@ -60,7 +65,7 @@ def run_generation(
     ``cfg.checkpoint``. The audio comes from :func:`pipeline.generate`, the one pipeline.
     """
     overwrite = check_flag("overwrite", cfg.overwrite)
-    bf16, compile_net = check_flag("bf16", cfg.bf16), check_flag("compile", cfg.compile)
+    compile_net = check_flag("compile", cfg.compile)  # bf16 (auto/true/false): the request
     check_switches(cfg)
     request = request_from_config(cfg)  # every value checked, the prompt read
     if model is None:
@@ -75,7 +80,8 @@ def run_generation(
 
     hooks = PluginList([*(plugins or []), *build_plugins(cfg)])
     try:
-        done = generate(make_denoiser(model.net, bf16, compile_net), request, model.schedule, hooks)
+        denoiser, bf16 = make_denoiser(model.net, model.schedule, request.bf16, compile_net)
+        done = generate(denoiser, request, model.schedule, hooks, bf16=bf16)
         meta = _sidecar(cfg, checkpoint, done, output)
         meta["device"] = str(next(model.net.parameters()).device)
         sidecar = sidecar_path(output)
@@ -124,7 +130,8 @@ def _sidecar(cfg: DictConfig, checkpoint: Path, done: Generated, output: Path) -
         "prompt_seconds": long.prompt_samples / sr,
         "include_prompt": request.include_prompt,
         "candidates": candidates,
-        "bf16": bool(cfg.bf16),
+        # the preset and the sampler it selects, bf16 and why (auto: measured or cached)
+        **done.choices(),
         "geometry": asdict(geometry),
         "sample_rate": sr,
         "base_seconds": long.base_samples / sr,
