@@ -3,6 +3,7 @@
     python -m benchmarks.frontier [--seeds 8] [--steps 5,10,20,30,50] [--out frontier-results]
     python -m benchmarks.frontier --samplers ddim,dpmpp_2m_sde --bf16   # a subset, in bf16
     python -m benchmarks.frontier --plot-only --out frontier-results      # redraw
+    python -m benchmarks.frontier --from-rows a/rows.csv b/rows.csv --out merged  # merge
 
 Every shipped sampler family (``evaluation.frontier.default_families``) over ``--steps``,
 each point on ``--seeds`` unconditional clips of a 5 s base window plus ``--seconds`` of
@@ -20,6 +21,7 @@ from __future__ import annotations
 import argparse
 import csv
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 
 from pianodiff.core.safe_writes import atomic_path
@@ -44,6 +46,22 @@ def write_rows(rows: list[dict], path: Path) -> None:
         writer = csv.DictWriter(fh, fieldnames=columns)
         writer.writeheader()
         writer.writerows(rows)
+
+
+def merge_rows(tables: Sequence[Sequence[dict]]) -> list[dict]:
+    """The rows of several runs as one: a clip (point, seed, precision) measured in more
+    than one keeps its first row, so the order of ``tables`` says which run wins."""
+    from pianodiff.evaluation.frontier import completed
+
+    merged: list[dict] = []
+    seen: set[tuple[str, int, bool]] = set()
+    for table in tables:
+        for row in table:
+            key = next(iter(completed([row])))
+            if key not in seen:
+                seen.add(key)
+                merged.append(row)
+    return merged
 
 
 def preset_points(rows: list[dict]) -> dict[str, str]:
@@ -73,8 +91,9 @@ def preset_points(rows: list[dict]) -> dict[str, str]:
     return marks
 
 
-def report(out: Path, rows: list[dict], title: str) -> str:
-    """Write summary.md and frontier.png from ``rows``; return the markdown."""
+def report(out: Path, rows: list[dict], title: str, rtf: dict | None = None) -> str:
+    """Write summary.md and frontier.png from ``rows``; return the markdown. ``rtf``: the
+    top axis's keywords of ``plot_frontier`` (rtf_per_call, rtf_offset, rtf_label)."""
     from pianodiff.evaluation.frontier import markdown, summarise
     from pianodiff.evaluation.frontier_plot import plot_frontier
 
@@ -83,7 +102,7 @@ def report(out: Path, rows: list[dict], title: str) -> str:
     with atomic_path(out / "summary.md") as tmp:
         tmp.write_text(table)
     if summary:
-        plot_frontier(summary, out / "frontier.png", preset_points(rows))
+        plot_frontier(summary, out / "frontier.png", preset_points(rows), **(rtf or {}))
     return table
 
 
@@ -98,7 +117,33 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--checkpoint", default=None, help="export folder (default: bundled)")
     parser.add_argument("--out", default="frontier-results", help="output folder")
     parser.add_argument("--plot-only", action="store_true", help="redraw from rows.csv")
+    parser.add_argument(
+        "--from-rows",
+        nargs="+",
+        default=None,
+        metavar="CSV",
+        help="merge these rows.csv files (and --out's own, first) into --out, then redraw",
+    )
+    parser.add_argument(
+        "--rtf",
+        nargs=3,
+        default=None,
+        metavar=("OFFSET", "PER_CALL", "LABEL"),
+        help="draw an RTF axis: RTF = OFFSET + calls x PER_CALL (make bench's fit), LABEL "
+        "naming the host and precision",
+    )
     args = parser.parse_args(argv)
+    rtf = None
+    if args.rtf:
+        try:
+            offset, per_call = float(args.rtf[0]), float(args.rtf[1])
+        except ValueError:
+            print(f"frontier: --rtf takes two numbers and a label, got {' '.join(args.rtf)}")
+            return 2
+        if not per_call > 0:
+            print(f"frontier: --rtf's per-call RTF must be above 0, got {args.rtf[1]}")
+            return 2
+        rtf = {"rtf_offset": offset, "rtf_per_call": per_call, "rtf_label": args.rtf[2]}
 
     import torch
 
@@ -107,17 +152,24 @@ def main(argv: list[str] | None = None) -> int:
     from pianodiff.generation.paths import resolve_checkpoint
     from pianodiff.measures.notes import model_path
 
+    missing = [p for p in args.from_rows or [] if not Path(p).is_file()]
+    if missing:
+        print(f"frontier: no rows file {missing[0]}; give the rows.csv of an earlier run")
+        return 2
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     csv_path = out / "rows.csv"
     rows = read_rows(csv_path)
+    if args.from_rows:
+        rows = merge_rows([rows, *(read_rows(Path(p)) for p in args.from_rows)])
+        write_rows(rows, csv_path)
     checkpoint = resolve_checkpoint(args.checkpoint)
     title = (
         f"Sampler frontier of {checkpoint}: unconditional {5 + args.seconds:g} s clips "
         f"(`python -m benchmarks.frontier`)"
     )
-    if args.plot_only:
-        print(report(out, rows, title))
+    if args.plot_only or args.from_rows:
+        print(report(out, rows, title, rtf))
         return 0
     model_path()  # the note measure is required: fail now, in one line, not after an hour
     gen = Generator.from_checkpoint(checkpoint, device="cpu", bf16=args.bf16)
@@ -143,7 +195,7 @@ def main(argv: list[str] | None = None) -> int:
             f"{row['wall_s']:.0f} s",
             flush=True,
         )
-    print(report(out, rows, title))
+    print(report(out, rows, title, rtf))
     return 0
 
 

@@ -12,10 +12,15 @@ In one run, with the bundled model on the CPU (or the first CUDA card):
 3. what ``bf16: auto`` decides here (``generation/precision.py``'s measurement and rule);
 4. the real-time factor (wall seconds per second of new audio) of every preset
    (``conf/preset/``) in fp32 and in bf16, for 30 s of new audio after the base window
-   (8 s with --quick), each against today's default in fp32 — ``sampler=dpmpp_2m bf16=false
-   compile=false`` — timed in the same run (ratio = time / that baseline's time).
+   (8 s with --quick, and the rows say so), each against today's default in fp32 —
+   ``sampler=dpmpp_2m bf16=false compile=false`` — timed in the same run (ratio = time /
+   that baseline's time). The generations run round-robin, ``ROUNDS`` times, every other
+   round in reverse order, so a change of load on a shared machine hits every setting
+   alike; each figure is the median of its rounds;
+5. the RTF of one network call per window in bf16, fitted over the presets (RTF = offset +
+   calls × per-call): the frontier picture's RTF axis (``benchmarks/frontier.py --rtf``).
 
-Timings mean something only on an otherwise idle machine: check ``uptime`` first.
+Timings mean most on an otherwise idle machine: check ``uptime`` first.
 """
 
 from __future__ import annotations
@@ -30,6 +35,7 @@ import torch
 GEMM_N = 2048
 FORWARD_SECONDS = 5.0
 FULL_SECONDS, QUICK_SECONDS = 30.0, 8.0  # new audio per timed generation
+FULL_ROUNDS, QUICK_ROUNDS = 3, 1  # round-robin passes over every timed setting
 SR = 22050
 BASELINE_SAMPLER = "dpmpp_2m"  # today's default before the presets (10 steps, fp32)
 GEOMETRY = None  # generate's default windows (tests set smaller ones)
@@ -94,12 +100,13 @@ def forward_flops(net: torch.nn.Module, device: torch.device) -> float:
     return float(counter.get_total_flops())
 
 
-def forward_seconds(net: torch.nn.Module, device: torch.device, bf16: bool, repeats: int) -> float:
-    """Median seconds of one forward on the 5 s probe, after a warm-up."""
+def forward_seconds(net: torch.nn.Module, device: torch.device, repeats: int) -> dict[bool, float]:
+    """Median seconds of one forward on the 5 s probe in fp32 (key False) and under bf16
+    autocast (True): a warm-up each, then ``repeats`` interleaved timings of both."""
     x, context = _probe(net, device)
     step = torch.full((1,), 25.0, device=device)
 
-    def once() -> float:
+    def once(bf16: bool) -> float:
         _sync(device)
         start = time.perf_counter()
         with torch.inference_mode():
@@ -111,8 +118,13 @@ def forward_seconds(net: torch.nn.Module, device: torch.device, bf16: bool, repe
         _sync(device)
         return time.perf_counter() - start
 
-    once()
-    return statistics.median(once() for _ in range(repeats))
+    times: dict[bool, list[float]] = {False: [], True: []}
+    for bf16 in times:
+        once(bf16)
+    for _ in range(repeats):
+        for bf16 in times:
+            times[bf16].append(once(bf16))
+    return {bf16: statistics.median(t) for bf16, t in times.items()}
 
 
 def generation_rtf(model, device, sampler: str, bf16: bool, seconds: float) -> float:
@@ -126,9 +138,33 @@ def generation_rtf(model, device, sampler: str, bf16: bool, seconds: float) -> f
     return (time.perf_counter() - start) / seconds
 
 
+Setting = tuple[str, str, bool]  # (label, conf/sampler option, bf16)
+
+
+def round_robin(model, device, settings: list[Setting], seconds: float, rounds: int):
+    """Median RTF of every setting over ``rounds`` passes; every other pass runs in reverse
+    order, so a slow spell of a shared machine is shared by all settings."""
+    times: dict[Setting, list[float]] = {s: [] for s in settings}
+    for r in range(rounds):
+        for setting in settings if r % 2 == 0 else settings[::-1]:
+            _, sampler, bf16 = setting
+            times[setting].append(generation_rtf(model, device, sampler, bf16, seconds))
+            print(f"  round {r + 1}/{rounds} {setting}: RTF {times[setting][-1]:.3f}", flush=True)
+    return {s: statistics.median(t) for s, t in times.items()}
+
+
+def per_call_fit(calls: list[float], rtfs: list[float]) -> tuple[float, float]:
+    """Least-squares (offset, per-call) with RTF = offset + calls × per-call."""
+    mc, mr = statistics.fmean(calls), statistics.fmean(rtfs)
+    var = sum((c - mc) ** 2 for c in calls)
+    slope = sum((c - mc) * (r - mr) for c, r in zip(calls, rtfs, strict=True)) / var
+    return mr - slope * mc, slope
+
+
 def main(quick: bool = False) -> list[dict]:
     from pianodiff.checkpoint.export import load_export
     from pianodiff.conf import group_choices
+    from pianodiff.generation.configs import build_plan
     from pianodiff.generation.errors import GenerationError
     from pianodiff.generation.paths import resolve_checkpoint
     from pianodiff.generation.precision import measure_bf16, verdict
@@ -157,9 +193,10 @@ def main(quick: bool = False) -> list[dict]:
         }
     )
     flops = forward_flops(model.net, device)
+    forward = forward_seconds(model.net, device, repeats)
     for bf16, rate in ((False, gemm32), (True, gemm16)):
         name = "bf16 autocast" if bf16 else "fp32"
-        secs = forward_seconds(model.net, device, bf16, repeats)
+        secs = forward[bf16]
         floor = flops / (rate * 1e9)
         rows.append(
             {
@@ -186,32 +223,53 @@ def main(quick: bool = False) -> list[dict]:
     )
     for bf16 in (False, True):  # warm-up of both paths
         generation_rtf(model, device, BASELINE_SAMPLER, bf16, min(1.0, seconds))
-    base = generation_rtf(model, device, BASELINE_SAMPLER, False, seconds)
-    label = f"{seconds:g} s new"
+    baseline: Setting = ("today's default", BASELINE_SAMPLER, False)
+    settings = [baseline]
+    for preset in group_choices("preset"):
+        sampler = resolve_preset(preset).sampler
+        settings += [(preset, sampler, False), (preset, sampler, True)]
+    rounds = QUICK_ROUNDS if quick else FULL_ROUNDS
+    rtf = round_robin(model, device, settings, seconds, rounds)
+    base = rtf[baseline]
+    label = f"{seconds:g} s new{' (--quick: shorter than 30 s)' if quick else ''}"
     rows.append(
         {
-            "name": f"RTF, {label}/today's default (dpmpp_2m 10 steps, fp32): the baseline",
+            "name": f"RTF, {label}/today's default (dpmpp_2m 10 steps, fp32): the baseline, "
+            f"median of {rounds} round-robin rounds",
             "value": base,
             "baseline": base,
             "ratio": 1.0,
             "unit": "wall s per new s (ratio = time / baseline)",
         }
     )
-    for preset in group_choices("preset"):
-        sampler = resolve_preset(preset).sampler
-        for bf16 in (False, True):
-            rtf = generation_rtf(model, device, sampler, bf16, seconds)
-            rows.append(
-                {
-                    "name": f"RTF, {label}/preset={preset} ({sampler}), "
-                    f"{'bf16' if bf16 else 'fp32'}",
-                    "value": rtf,
-                    "baseline": base,
-                    "ratio": rtf / base,
-                    "unit": "wall s per new s (ratio = time / baseline)",
-                }
-            )
-            print(f"  {rows[-1]['name']}: RTF {rtf:.3f}, x{rtf / base:.2f}", flush=True)
+    for setting in settings[1:]:
+        preset, sampler, bf16 = setting
+        auto = " (what bf16: auto runs here)" if bf16 == use else ""
+        rows.append(
+            {
+                "name": f"RTF, {label}/preset={preset} ({sampler}), "
+                f"{'bf16' if bf16 else 'fp32'}{auto}",
+                "value": rtf[setting],
+                "baseline": base,
+                "ratio": rtf[setting] / base,
+                "unit": "wall s per new s (ratio = time / baseline)",
+            }
+        )
+        print(f"  {rows[-1]['name']}: RTF {rtf[setting]:.3f}, x{rtf[setting] / base:.2f}")
+    calls = {s: float(build_plan(s[1], model.schedule).num_levels) for s in settings}
+    bf16_points = [(calls[s], rtf[s]) for s in settings[1:] if s[2]]
+    if len({c for c, _ in bf16_points}) > 1:
+        offset, per_call = per_call_fit(*map(list, zip(*bf16_points, strict=True)))
+        rows.append(
+            {
+                "name": f"RTF, {label}/one call per window, bf16, fitted over the presets "
+                f"(RTF = {offset:.3f} + calls x per-call)",
+                "value": per_call,
+                "baseline": base,
+                "ratio": per_call / base,
+                "unit": "wall s per new s per call (ratio = per-call / baseline)",
+            }
+        )
     return rows
 
 

@@ -1,7 +1,7 @@
 """``make bench``: every benchmark in one report, each figure a ratio against a baseline
 measured in the same run.
 
-    python -m benchmarks.run [--quick] [--out bench-results]
+    python -m benchmarks.run [--quick] [--out bench-results] [--only presets,forward]
 
 Gathers ``benchmarks.forward`` (inference fast path), ``benchmarks.presets`` (host kind,
 GEMM floors, the forward against them, every preset's RTF against today's default in fp32),
@@ -54,10 +54,13 @@ def machine() -> str:
     )
 
 
-def gather(quick: bool) -> tuple[list[dict], list[str]]:
-    """Rows of every benchmark module, and notes about the ones that gave none."""
+def gather(quick: bool, only: list[str] | None = None) -> tuple[list[dict], list[str]]:
+    """Rows of every benchmark module (or of the sections ``only`` names), and notes about
+    the ones that gave none."""
     rows, notes = [], []
     for section, module_name in MODULES:
+        if only is not None and section not in only:
+            continue
         try:
             module = importlib.import_module(module_name)
         except ModuleNotFoundError as err:
@@ -104,13 +107,23 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="pianodiff benchmarks, one report")
     parser.add_argument("--quick", action="store_true", help="fewer repeats, no compile")
     parser.add_argument("--out", default="bench-results", help="report folder")
+    parser.add_argument(
+        "--only", default=None, help="comma-separated sections, e.g. presets,forward"
+    )
     args = parser.parse_args(argv)
+    only = args.only.split(",") if args.only else None
+    sections = [name for name, _ in MODULES]
+    unknown = [name for name in only or [] if name not in sections]
+    if unknown:
+        print(f"bench: no section '{unknown[0]}'; choose from: {', '.join(sections)}")
+        return 2
     started = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
-    rows, notes = gather(args.quick)
+    rows, notes = gather(args.quick, only)
+    command = "python -m benchmarks.run" + (" --quick" if args.quick else "")
+    command += f" --only {args.only}" if args.only else ""
     header = (
         f"# pianodiff benchmarks ({'quick' if args.quick else 'full'}), {started}\n\n"
-        f"Machine: {machine()}. Command: `python -m benchmarks.run"
-        f"{' --quick' if args.quick else ''}`. Every ratio is against the baseline "
+        f"Machine: {machine()}. Command: `{command}`. Every ratio is against the baseline "
         "measured in the same run."
     )
     report = markdown(rows, notes, header)

@@ -63,3 +63,20 @@ def test_generation_cost_follows_generate_defaults():
     default = rows["gen/nas_per_s/interpolation+dpmpp_2m_sde10"]
     assert default["value"] == 12.5 and default["baseline"] / default["value"] >= 50
     assert "gen/nfe_per_window/conditioned+fast6" in rows
+
+
+def test_only_runs_the_named_sections_and_refuses_an_unknown_one(monkeypatch, tmp_path, capsys):
+    ran = []
+    for name in ("one", "two"):
+        fake = types.ModuleType(f"benchmarks.{name}_bench")
+        fake.main = lambda quick, name=name: ran.append(name) or []
+        monkeypatch.setitem(sys.modules, f"benchmarks.{name}_bench", fake)
+    monkeypatch.setattr(
+        run, "MODULES", (("one", "benchmarks.one_bench"), ("two", "benchmarks.two_bench"))
+    )
+    assert run.main(["--quick", "--only", "two", "--out", str(tmp_path)]) == 0
+    assert ran == ["two"]
+    assert "--only two" in (tmp_path / "report.md").read_text()  # the command is named
+    assert run.main(["--only", "tow", "--out", str(tmp_path / "x")]) == 2
+    assert "no section 'tow'; choose from: one, two" in capsys.readouterr().out
+    assert not (tmp_path / "x").exists()  # nothing written

@@ -47,3 +47,16 @@ def test_the_preset_bench_reports_host_floors_forward_and_every_presets_rtf(tmp_
     for r in rtf:
         assert r["baseline"] == base["value"]
         assert math.isclose(r["ratio"], r["value"] / base["value"])
+        assert "(--quick: shorter than 30 s)" in r["name"]  # a quick run says so
+    for preset in group_choices("preset"):  # one precision of each preset is auto's
+        mine = [r["name"] for r in rtf if f"preset={preset} " in r["name"]]
+        assert sum("what bf16: auto runs here" in n for n in mine) == 1
+    fit = next(r for r in rows if "one call per window, bf16, fitted" in r["name"])
+    assert fit["baseline"] == base["value"] and math.isfinite(fit["value"])
+
+
+def test_the_per_call_fit_recovers_a_line():
+    offset, per_call = presets.per_call_fit(
+        [9.0, 10.0, 20.0], [0.05 + 0.02 * c for c in (9, 10, 20)]
+    )
+    assert math.isclose(offset, 0.05, abs_tol=1e-9) and math.isclose(per_call, 0.02)

@@ -81,3 +81,38 @@ def test_the_benchmark_resumes_and_redraws(tmp_path):
     assert [r["seed"] for r in rows] == ["0", "1"] and rows[0] == first[0]
     (out / "frontier.png").unlink()
     assert bench.main([*args, "--plot-only"]) == 0 and (out / "frontier.png").is_file()
+
+
+def _row(point: str, seed: int, note_frames: float, steps: int = 10) -> dict:
+    return {
+        "point": point, "family": point.split(",")[0], "sampler": "dpmpp_2m_sde",
+        "plan": f"dpmpp_2m_sde{steps}", "eta": 1.0, "steps": steps, "seed": seed,
+        "seconds": 10.0, "bf16": True, "calls_per_window": float(steps),
+        "note_frames": note_frames, "notes_per_s": 3.0, "hiss_db": -50.0, "tonality": 0.2,
+        "seam_scores": "1.2;1.4", "wall_s": 9.0,
+    }  # fmt: skip
+
+
+def test_rows_of_several_runs_merge_and_draw_with_an_rtf_axis(tmp_path, capsys):
+    a, b = tmp_path / "a", tmp_path / "b"
+    a.mkdir(), b.mkdir()
+    p10, p20 = "dpmpp_2m_sde η=1, 10 steps", "dpmpp_2m_sde η=1, 20 steps"
+    bench.write_rows([_row(p10, 0, 0.6), _row(p10, 1, 0.7)], a / "rows.csv")
+    bench.write_rows([_row(p10, 1, 0.1), _row(p20, 0, 0.8, 20)], b / "rows.csv")
+    out = tmp_path / "merged"
+    rtf = ["--rtf", "0.02", "0.015", "test host, bf16"]
+    args = ["--from-rows", str(a / "rows.csv"), str(b / "rows.csv"), "--out", str(out), *rtf]
+    assert bench.main(args) == 0
+    rows = bench.read_rows(out / "rows.csv")
+    # the clip measured twice (p10, seed 1) keeps the first run's row
+    assert [(r["point"], r["seed"], r["note_frames"]) for r in rows] == [
+        (p10, "0", "0.6"), (p10, "1", "0.7"), (p20, "0", "0.8")
+    ]  # fmt: skip
+    summary = (out / "summary.md").read_text()
+    assert "| dpmpp_2m_sde η=1, 10 steps | bf16 | 10 | 2 | 0.65 (0.60–0.70)" in summary
+    assert (out / "frontier.png").stat().st_size > 0
+    assert (
+        bench.main(["--from-rows", str(tmp_path / "none.csv"), "--out", str(tmp_path / "n")]) == 2
+    )
+    assert "no rows file" in capsys.readouterr().out and not (tmp_path / "n").exists()
+    assert bench.main([*args[:-4], "--rtf", "0", "-1", "x"]) == 2  # a per-call RTF above 0

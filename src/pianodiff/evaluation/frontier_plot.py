@@ -1,9 +1,9 @@
 """The frontier drawn: note frames and hiss floor against network calls per window.
 
 One line per sampler family (its points ordered by calls), presets marked and named. When
-the seconds per call on a host are known (``benchmarks/presets.py`` measures them, fp32
-and bf16), a second x axis gives the real-time factor of 30 s there: generation time is
-calls × per-call time, so that axis is a relabelling of the calls axis, not a new figure.
+the time per call on a host is known (``benchmarks/presets.py`` fits RTF = offset + calls ×
+per-call over the presets it times), a second x axis gives the real-time factor of 30 s
+there: that axis is a relabelling of the calls axis by the measured line, not a new figure.
 """
 
 from __future__ import annotations
@@ -14,20 +14,26 @@ from pathlib import Path
 from pianodiff.core.safe_writes import atomic_path
 
 
+def _calls_to_rtf(offset: float, per_call: float):
+    """The pair of maps calls -> RTF and back, for a secondary axis."""
+    return (lambda c: offset + c * per_call), (lambda r: (r - offset) / per_call)
+
+
 def plot_frontier(
     summary: Sequence[dict],
     path: Path,
     presets: dict[str, str] | None = None,
     rtf_per_call: float | None = None,
     rtf_label: str = "",
+    rtf_offset: float = 0.0,
     bf16: bool | None = None,
 ) -> Path:
     """Draw ``summary`` (``evaluation.frontier.summarise``) to a PNG at ``path``.
 
     Args:
         presets: point label -> preset name, marked on both panels.
-        rtf_per_call: real-time factor of one call per window on some host (RTF = calls ×
-            this); None leaves the top axis out.
+        rtf_per_call: real-time factor of one call per window on some host (RTF =
+            ``rtf_offset`` + calls × this); None leaves the top axis out.
         rtf_label: what that host and precision were, for the axis title.
         bf16: draw the bf16 rows (True) or the fp32 rows (False); None: the precision with
             more points.
@@ -74,9 +80,7 @@ def plot_frontier(
         ax.set_title(title, fontsize=10)
         ax.grid(alpha=0.3, which="both")
         if rtf_per_call:
-            top = ax.secondary_xaxis(
-                "top", functions=(lambda c: c * rtf_per_call, lambda r: r / rtf_per_call)
-            )
+            top = ax.secondary_xaxis("top", functions=_calls_to_rtf(rtf_offset, rtf_per_call))
             top.set_xlabel(f"real-time factor, 30 s ({rtf_label})", fontsize=8)
     axes[0].legend(fontsize=8, loc="lower right")
     precision = "bf16 autocast" if bf16 else "fp32"
