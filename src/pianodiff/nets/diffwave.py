@@ -13,6 +13,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from pianodiff.nets.gemm_stack import stack_forward
+
 
 class StepEmbedding(nn.Module):
     """Sinusoidal embedding of the diffusion step followed by two SiLU MLP layers.
@@ -91,6 +93,7 @@ class DiffWave(nn.Module):
         )
         self.skip_projection = nn.Conv1d(residual_channels, residual_channels, kernel_size=1)
         self.output_projection = nn.Conv1d(residual_channels, 1, kernel_size=1)
+        self.conv_reference = False  # True: run the nn.Conv1d modules (the reference form)
         nn.init.kaiming_normal_(self.input_projection.weight)
         nn.init.kaiming_normal_(self.skip_projection.weight)
         # Zero-initialised output (DiffWave's reference code): an untrained net predicts 0.
@@ -98,9 +101,15 @@ class DiffWave(nn.Module):
         nn.init.zeros_(self.output_projection.bias)
 
     def forward(self, x_t: torch.Tensor, step: torch.Tensor) -> torch.Tensor:
-        """x_t (B, T) noisy audio, step (B,) float training-step index -> ε̂ (B, T)."""
-        x = F.relu(self.input_projection(x_t.unsqueeze(1)))
+        """x_t (B, T) noisy audio, step (B,) float training-step index -> ε̂ (B, T).
+
+        The stack runs as matrix products on channels-last (B, T, C) activations
+        (``nets/gemm_stack.py``); ``conv_reference = True`` runs the modules' convolutions.
+        """
         emb = self.step_embedding(step)
+        if not self.conv_reference:
+            return stack_forward(self, x_t.unsqueeze(-1), emb).squeeze(-1)
+        x = F.relu(self.input_projection(x_t.unsqueeze(1)))
         skip_sum = torch.zeros_like(x)
         for block in self.blocks:
             x, skip = block(x, emb)

@@ -36,6 +36,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from pianodiff.nets.diffwave import ResidualBlock, StepEmbedding
+from pianodiff.nets.gemm_stack import stack_forward
 
 PROFILE_SIZES = (0, 12, 128)  # no profile, pitch classes, MIDI notes
 
@@ -75,6 +76,18 @@ class GatedStack(nn.Module):
 
     def forward(self, x: torch.Tensor, step_embedding: torch.Tensor) -> torch.Tensor:
         """x (B, C_in, N), step_embedding (B, step_dim) -> (B, C_out, N)."""
+        return self.forward_last(x.transpose(1, 2), step_embedding).transpose(1, 2)
+
+    def forward_last(self, x: torch.Tensor, step_embedding: torch.Tensor) -> torch.Tensor:
+        """x (B, N, C_in) channels-last, step_embedding (B, step_dim) -> (B, N, C_out).
+
+        The convolutions run as matrix products on this layout (``nets/gemm_stack.py``).
+        """
+        return stack_forward(self, x, step_embedding)
+
+    def forward_conv(self, x: torch.Tensor, step_embedding: torch.Tensor) -> torch.Tensor:
+        """The same function through the modules' own convolutions (the reference form):
+        x (B, C_in, N), step_embedding (B, step_dim) -> (B, C_out, N)."""
         x = F.relu(self.input_projection(x))
         skip_sum = torch.zeros_like(x)
         for block in self.blocks:
@@ -143,6 +156,9 @@ class MultiRateDiffWave(nn.Module):
         if not 0 < profile_seconds <= 30:
             raise ValueError(f"profile_seconds must be in (0, 30], got {profile_seconds}")
         self.profile_bins = int(profile_bins)
+        # True runs the stacks through their nn.Conv1d modules (the reference form, for
+        # tests and benchmarks); the default runs the same weights as matrix products.
+        self.conv_reference = False
         self.profile_seconds = float(profile_seconds)
         self.step_embedding = StepEmbedding(step_embed_dim, step_hidden_dim)
         self.profile_projection = None
@@ -201,11 +217,21 @@ class MultiRateDiffWave(nn.Module):
         emb = self.step_embedding(step)
         if profile is not None:
             emb = emb + self.profile_embedding(profile, emb.dtype)
-        framed_in = torch.cat([to_frames(c, self.frame) for c in padded], dim=1)
-        eps = from_frames(self.framed(framed_in, emb))
+        if self.conv_reference:
+            framed_in = torch.cat([to_frames(c, self.frame) for c in padded], dim=1)
+            eps = from_frames(self.framed.forward_conv(framed_in, emb))
+            if self.fine is not None:
+                fine_in = torch.stack([*padded, eps], dim=1)
+                eps = eps + self.fine.forward_conv(fine_in, emb).squeeze(1)
+            return eps[:, :length]
+        # Channels-last frames are a plain reshape: (B, T) -> (B, T/k, k), sample j of a
+        # frame on channel j; the input channels of x_t, known and mask follow each other.
+        batch = x_t.shape[0]
+        framed_in = torch.cat([c.reshape(batch, -1, self.frame) for c in padded], dim=-1)
+        eps = self.framed.forward_last(framed_in, emb).reshape(batch, -1)
         if self.fine is not None:
-            fine_in = torch.stack([*padded, eps], dim=1)
-            eps = eps + self.fine(fine_in, emb).squeeze(1)
+            fine_in = torch.stack([*padded, eps.to(padded[0].dtype)], dim=-1)
+            eps = eps + self.fine.forward_last(fine_in, emb).squeeze(-1)
         return eps[:, :length]
 
     @property

@@ -1,0 +1,256 @@
+"""DiffWave's residual stack as matrix products on channels-last (B, N, C) tensors.
+
+The stack's convolutions are all matrix products in disguise. With the activations laid out
+(B, N, C), frames by channels:
+
+- a 1×1 convolution is ``F.linear`` (weight (C_out, C_in, 1) read as (C_out, C_in));
+- a kernel-3 convolution of dilation d is one product of the three shifted views
+  ``[y[t-d], y[t], y[t+d]]``, concatenated on channels, (B·N, 3C) @ (3C, 2C), with the
+  weight (2C, C, 3) read as (2C, 3C) (zeros beyond either edge, as the convolution's
+  padding);
+- the step projections of all L layers are one product, (B, S) @ (S, L·C), per forward.
+
+The activations keep this one layout and one dtype through the whole stack, so a forward
+is a chain of large GEMMs and a few elementwise passes, with no per-call layout reorders
+(oneDNN's convolutions reorder on every call under bf16 on some CPUs). The parameters stay
+the modules' own (``nn.Conv1d`` and ``nn.Linear``: the same state dict keys, checkpoints
+load unchanged); the reshaped weights are built per forward, or, when no gradient can flow
+into them, cached per dtype and device until a parameter changes.
+
+Two paths compute the same function:
+
+- :func:`stack_forward_autograd`: plain differentiable ops, for training, for gradients
+  through the net (guidance) and under ``torch.compile``;
+- :func:`stack_forward_inference`: no gradient; the GEMMs accumulate in place
+  (``addmm_``), biases that are constant over frames are carried as one vector and folded
+  into the next layer's step term, and tanh(f) is computed as 2·σ(2f) − 1 so one sigmoid
+  covers both halves of the gate (the factor 2 folded into the cached weights): tanh is
+  about 10× dearer than sigmoid on CPUs. Relative error against the convolutions ~1e-7
+  in fp32 (``tests/test_net_gemm.py``).
+
+A stack is any module with ``input_projection``, ``blocks`` (each with ``dilated_conv``,
+``step_projection`` and ``output_projection``), ``skip_projection`` and
+``output_projection``: ``nets/multirate.py``'s ``GatedStack`` and ``nets/diffwave.py``'s
+``DiffWave``.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+ROOT_HALF = 1.0 / math.sqrt(2.0)
+# Dtypes whose inference path takes tanh(f) = 2σ(2f) − 1; in bf16 or fp16, σ near 1/2 keeps
+# too few bits for that difference, so they call tanh itself.
+SIGMOID_TANH = (torch.float32, torch.float64)
+
+
+@dataclass(frozen=True)
+class StackWeights:
+    """A stack's weights as (in, out) matrices in one dtype (L layers, C channels, S step).
+
+    ``dilated[i]`` (3C, 2C) and ``dilated_bias[i]`` (2C,) are layer i's kernel-3 conv (in
+    the inference form, the filter half is pre-scaled by 2); ``output[i]`` (C, 2C) its 1×1
+    output projection (residual half, then skip half); ``steps`` (S, L·C) and
+    ``steps_bias`` (L·C,) all layers' step projections.
+    """
+
+    input: torch.Tensor  # (C_in, C)
+    input_bias: torch.Tensor  # (C,)
+    steps: torch.Tensor  # (S, L·C)
+    steps_bias: torch.Tensor  # (L·C,)
+    dilated: list[torch.Tensor]  # L × (3C, 2C)
+    dilated_bias: list[torch.Tensor]  # L × (2C,)
+    output: list[torch.Tensor]  # L × (C, 2C)
+    output_bias: list[torch.Tensor]  # L × (2C,)
+    skip: torch.Tensor  # (C, C)
+    skip_bias: torch.Tensor  # (C,)
+    final: torch.Tensor  # (C, C_out)
+    final_bias: torch.Tensor  # (C_out,)
+    dilations: tuple[int, ...]
+    filter_doubled: bool = False
+
+
+def _matrix(conv: nn.Conv1d) -> torch.Tensor:
+    """A 1×1 conv's weight (C_out, C_in, 1) as an (C_in, C_out) matrix."""
+    return conv.weight[..., 0].t()
+
+
+def pack_weights(stack: nn.Module, dtype: torch.dtype | None, scale_filter: bool) -> StackWeights:
+    """The stack's parameters reshaped for the GEMM forms (differentiable; no copy kept).
+
+    ``scale_filter`` doubles the filter half of every dilated conv (the inference path's
+    tanh(f) = 2σ(2f) − 1). ``dtype`` None keeps the parameters' own.
+    """
+
+    def cast(t: torch.Tensor) -> torch.Tensor:
+        return t if dtype is None else t.to(dtype)
+
+    dilated, dilated_bias, output, output_bias, dilations = [], [], [], [], []
+    for block in stack.blocks:
+        conv = block.dilated_conv
+        weight, bias = conv.weight, conv.bias  # (2C, C, 3): out, in, tap
+        if scale_filter:
+            gain = torch.ones(weight.shape[0], 1, 1, dtype=weight.dtype, device=weight.device)
+            gain[weight.shape[0] // 2 :] = 2.0
+            weight, bias = weight * gain, bias * gain[:, 0, 0]
+        # (2C, C, 3) -> (2C, 3, C) -> (2C, 3C): input column tap·C + c meets y[t + (tap-1)·d].
+        dilated.append(cast(weight.permute(0, 2, 1).reshape(weight.shape[0], -1).t()))
+        dilated_bias.append(cast(bias))
+        output.append(cast(_matrix(block.output_projection)))
+        output_bias.append(cast(block.output_projection.bias))
+        dilations.append(int(conv.dilation[0]))
+    steps = torch.cat([b.step_projection.weight for b in stack.blocks]).t()
+    steps_bias = torch.cat([b.step_projection.bias for b in stack.blocks])
+    return StackWeights(
+        input=cast(_matrix(stack.input_projection)),
+        input_bias=cast(stack.input_projection.bias),
+        steps=cast(steps),
+        steps_bias=cast(steps_bias),
+        dilated=dilated,
+        dilated_bias=dilated_bias,
+        output=output,
+        output_bias=output_bias,
+        skip=cast(_matrix(stack.skip_projection)),
+        skip_bias=cast(stack.skip_projection.bias),
+        final=cast(_matrix(stack.output_projection)),
+        final_bias=cast(stack.output_projection.bias),
+        dilations=tuple(dilations),
+        filter_doubled=scale_filter,
+    )
+
+
+def _contiguous(w: StackWeights) -> StackWeights:
+    """A detached, contiguous copy (what the cache keeps)."""
+    return StackWeights(
+        **{
+            k: (
+                [t.detach().contiguous() for t in v]
+                if isinstance(v, list)
+                else v.detach().contiguous()
+                if isinstance(v, torch.Tensor)
+                else v
+            )
+            for k, v in vars(w).items()
+        }
+    )
+
+
+def compute_dtype(stack: nn.Module, x: torch.Tensor) -> torch.dtype:
+    """The dtype the stack computes in: autocast's where autocast is on, else the weights'."""
+    dtype = stack.input_projection.weight.dtype
+    kind = x.device.type
+    if dtype.is_floating_point and torch.is_autocast_enabled(kind):
+        return torch.get_autocast_dtype(kind)
+    return dtype
+
+
+def cached_weights(stack: nn.Module, dtype: torch.dtype) -> StackWeights:
+    """The inference form of ``stack``'s weights in ``dtype``, kept until a parameter changes.
+
+    The key is every parameter's storage and version counter, so an optimiser step,
+    ``load_state_dict`` or ``.to()`` makes the next call rebuild it. Parameters without a
+    version counter (made under inference mode) are packed afresh on every call.
+    """
+    params = list(stack.parameters())
+    try:
+        key = (dtype, *((p.data_ptr(), p._version) for p in params))
+    except RuntimeError:  # inference tensors track no version
+        return _contiguous(pack_weights(stack, dtype, scale_filter=dtype in SIGMOID_TANH))
+    doubled = dtype in SIGMOID_TANH
+    cache = stack.__dict__.setdefault("_gemm_weights", {})
+    hit = cache.get(dtype)
+    if hit is None or hit[0] != key:
+        with torch.no_grad():
+            hit = (key, _contiguous(pack_weights(stack, dtype, scale_filter=doubled)))
+        cache[dtype] = hit
+    return hit[1]
+
+
+def stack_forward(stack: nn.Module, x: torch.Tensor, emb: torch.Tensor) -> torch.Tensor:
+    """x (B, N, C_in) channels-last, emb (B, S) -> (B, N, C_out): the stack's output.
+
+    Takes the inference path when no gradient can flow (grad mode off, or neither the
+    parameters nor the inputs require one) and the differentiable path otherwise.
+    """
+    needs_grad = torch.is_grad_enabled() and (
+        x.requires_grad or emb.requires_grad or any(p.requires_grad for p in stack.parameters())
+    )
+    if needs_grad or torch.compiler.is_compiling():
+        return stack_forward_autograd(stack, x, emb)
+    dtype = compute_dtype(stack, x)
+    return stack_forward_inference(cached_weights(stack, dtype), x.to(dtype), emb.to(dtype))
+
+
+def _shifted(y: torch.Tensor, d: int) -> torch.Tensor:
+    """y (B, N, C) -> (B, N, 3C): [y[t-d], y[t], y[t+d]] on channels, zeros off the edges."""
+    n = y.shape[1]
+    padded = F.pad(y, (0, 0, d, d))
+    return torch.cat([padded[:, :n], padded[:, d : d + n], padded[:, 2 * d : 2 * d + n]], -1)
+
+
+def stack_forward_autograd(stack: nn.Module, x: torch.Tensor, emb: torch.Tensor) -> torch.Tensor:
+    """x (B, N, C_in), emb (B, S) -> (B, N, C_out) with plain differentiable ops."""
+    w = pack_weights(stack, None, scale_filter=False)
+    layers = len(w.dilated)
+    h = F.relu(F.linear(x, w.input.t(), w.input_bias))
+    steps = F.linear(emb, w.steps.t(), w.steps_bias).unflatten(-1, (layers, -1))  # (B, L, C)
+    skip_sum = None
+    for i, d in enumerate(w.dilations):
+        y = h + steps[:, i].unsqueeze(1)
+        gate, filt = F.linear(_shifted(y, d), w.dilated[i].t(), w.dilated_bias[i]).chunk(2, -1)
+        y = torch.sigmoid(gate) * torch.tanh(filt)
+        residual, skip = F.linear(y, w.output[i].t(), w.output_bias[i]).chunk(2, -1)
+        h = (h + residual) * ROOT_HALF
+        skip_sum = skip if skip_sum is None else skip_sum + skip
+    h = F.relu(F.linear(skip_sum / math.sqrt(layers), w.skip.t(), w.skip_bias))
+    return F.linear(h, w.final.t(), w.final_bias)
+
+
+def stack_forward_inference(w: StackWeights, x: torch.Tensor, emb: torch.Tensor) -> torch.Tensor:
+    """x (B, N, C_in), emb (B, S), all in the weights' dtype -> (B, N, C_out); no autograd.
+
+    The residual stream h is kept without its bias, which is constant over frames: the
+    vector ``shift`` (C,) carries it into the next layer's step term. The skip sum likewise
+    gets the layers' skip biases once, at the end.
+    """
+    batch, n, c_in = x.shape
+    layers, channels = len(w.dilated), w.input.shape[1]
+    rows = batch * n
+    h = torch.addmm(w.input_bias, x.reshape(rows, c_in), w.input).relu_()  # (B·N, C)
+    steps = torch.addmm(w.steps_bias, emb, w.steps).view(batch, layers, channels)
+    shift = torch.zeros(channels, dtype=h.dtype, device=h.device)
+    shifted = torch.empty(batch, n, 3 * channels, dtype=h.dtype, device=h.device)
+    left, mid, right = shifted.split(channels, dim=-1)
+    skip_sum = None
+    skip_bias = torch.zeros_like(shift)
+    for i, d in enumerate(w.dilations):
+        torch.add(h.view(batch, n, channels), (steps[:, i] + shift).unsqueeze(1), out=mid)
+        keep = max(n - d, 0)
+        left[:, n - keep :].copy_(mid[:, :keep])
+        left[:, : n - keep].zero_()
+        right[:, :keep].copy_(mid[:, n - keep :])
+        right[:, keep:].zero_()
+        z = torch.addmm(w.dilated_bias[i], shifted.view(rows, 3 * channels), w.dilated[i])
+        gate, filt = z[:, :channels], z[:, channels:]
+        if w.filter_doubled:  # z = [gate, 2·filter]: σ(g)·tanh(f) = 2·σ(g)·σ(2f) − σ(g)
+            z.sigmoid_()
+            y = torch.addcmul(gate, gate, filt, value=2.0).sub_(gate, alpha=2.0)
+        else:
+            y = torch.mul(gate.sigmoid_(), filt.tanh_())
+        skip_w, res_w = w.output[i][:, channels:], w.output[i][:, :channels]
+        if skip_sum is None:
+            skip_sum = torch.mm(y, skip_w)
+        else:
+            skip_sum.addmm_(y, skip_w)
+        skip_bias += w.output_bias[i][channels:]
+        if i + 1 < layers:  # the last layer's residual feeds nothing
+            h.addmm_(y, res_w, beta=ROOT_HALF, alpha=ROOT_HALF)
+            shift = (shift + w.output_bias[i][:channels]) * ROOT_HALF
+    skip_sum += skip_bias
+    out = torch.addmm(w.skip_bias, skip_sum, w.skip, alpha=1.0 / math.sqrt(layers)).relu_()
+    return torch.addmm(w.final_bias, out, w.final).view(batch, n, -1)
