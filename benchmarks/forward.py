@@ -25,6 +25,21 @@ settings, which must be set before a process starts, are measured like everythin
 Accuracy: each candidate's output is compared with the baseline's (relative L2 error).
 The weights are random with a non-zero output layer (a zero-initialised one would make
 every output 0 and every error 0).
+
+Against the GEMM floor (``floor_rows``; ``--floor-only`` runs just these): the default
+network (the bundled ``piano14-ctx``, model=framed16_ctx; random weights of that shape if
+it is absent) on the same 5 s window, batch 1, in fp32 and under bf16 autocast, at 1 and 2
+torch threads, its residual stacks run two ways in one process, round-robin with a GEMM:
+
+    conv path        the nn.Conv1d modules (``conv_reference = True``): the forward before
+                     the stacks became matrix products
+    matmul path      the default: ``nets/gemm_stack.py``
+    GEMM 2048²       a square matmul in the same dtype and thread count: the host's rate
+
+The floor of a forward is its FLOPs (the conv path's, counted by FlopCounterMode) at that
+GEMM rate; "forward / floor" = 1 means the forward runs as fast as a large matmul. Each
+round times every variant once (the order reversed every other round), so load from other
+processes falls on all of them alike; the figures are medians over rounds.
 """
 
 from __future__ import annotations
@@ -36,6 +51,7 @@ import statistics
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 from pianodiff.core.allocator import tune_allocator
 
@@ -147,7 +163,7 @@ def main(quick: bool = False) -> list[dict]:
     candidates = [c for c in CANDIDATES if not (quick and c[4])]
     results = [measure(*c, repeats) for c in candidates]
     rows = _rows(results)
-    return rows + bf16_rows(repeats)
+    return rows + bf16_rows(repeats) + floor_rows(quick)
 
 
 def bf16_rows(repeats: int) -> list[dict]:
@@ -207,15 +223,168 @@ def _rows(results: list[dict]) -> list[dict]:
     return rows
 
 
+BUNDLED = Path(__file__).resolve().parents[1] / "checkpoints" / "piano14-ctx"
+GEMM_N = 2048
+FLOOR_THREADS = (1, 2)
+PATHS = ("conv", "matmul")
+
+
+def _default_net():
+    """The bundled default network (frozen), or random weights of its shape if absent."""
+    import torch
+
+    from pianodiff.nets import MultiRateDiffWave
+
+    if (BUNDLED / "config.yaml").exists():
+        from pianodiff.checkpoint.export import load_export
+
+        net = load_export(BUNDLED).net.net  # inside the preconditioning wrapper
+        return net.eval().requires_grad_(False), "bundled piano14-ctx"
+    torch.manual_seed(0)
+    net = MultiRateDiffWave(frame=16, residual_layers=20, residual_channels=128, context=True)
+    torch.nn.init.normal_(net.framed.output_projection.weight, std=0.1)
+    return net.eval().requires_grad_(False), "framed16_ctx, random weights"
+
+
+def _floor_worker(threads: int, repeats: int, bf16: bool) -> dict:
+    """Round-robin: each path in each precision, and a GEMM_N² matmul in that precision."""
+    import torch
+    from torch.utils.flop_counter import FlopCounterMode
+
+    torch.set_num_threads(threads)
+    net, source = _default_net()
+    gen = torch.Generator().manual_seed(1)
+    x = 0.1 * torch.randn(1, int(SECONDS * SR), generator=gen)
+    context = {"known": 0.1 * torch.randn(x.shape, generator=gen), "mask": torch.zeros_like(x)}
+    context["mask"][:, : x.shape[-1] // 5] = 1.0  # a 1 s prompt, as an extension window sees
+    step = torch.tensor([25.0])
+    dtypes = {"fp32": torch.float32, **({"bf16": torch.bfloat16} if bf16 else {})}
+    mats = {
+        name: [torch.randn(GEMM_N, GEMM_N, generator=gen).to(dt) for _ in range(2)]
+        for name, dt in dtypes.items()
+    }
+
+    def forward(path: str, precision: str):
+        net.conv_reference = path == "conv"
+        with torch.inference_mode(), torch.autocast("cpu", torch.bfloat16, precision == "bf16"):
+            return net(x, step, **context).float()
+
+    def timed(fn) -> float:
+        start = time.perf_counter()
+        fn()
+        return time.perf_counter() - start
+
+    with torch.inference_mode(), FlopCounterMode(display=False) as counter:
+        forward("conv", "fp32")
+    flops = float(counter.get_total_flops())
+    tasks = {(p, d): (lambda p=p, d=d: forward(p, d)) for d in dtypes for p in PATHS}
+    tasks.update({("gemm", d): (lambda d=d: torch.mm(*mats[d])) for d in dtypes})
+    outs = {key: fn() for key, fn in tasks.items() if key[0] != "gemm"}  # warm-up
+    for fn in tasks.values():
+        fn()
+    times: dict = {key: [] for key in tasks}
+    order = list(tasks)
+    for i in range(repeats):
+        for key in order if i % 2 == 0 else order[::-1]:
+            times[key].append(timed(tasks[key]))
+    fp32_ref = outs[("conv", "fp32")].flatten()
+    return {
+        "source": source,
+        "flops": flops,
+        "median": {f"{p}/{d}": statistics.median(t) for (p, d), t in times.items()},
+        "rel_error": {
+            f"{p}/{d}": float((o.flatten() - fp32_ref).norm() / fp32_ref.norm())
+            for (p, d), o in outs.items()
+        },
+        "rel_error_same_precision": {
+            d: float((outs[("matmul", d)] - outs[("conv", d)]).norm() / outs[("conv", d)].norm())
+            for d in dtypes
+        },
+    }
+
+
+def floor_rows(quick: bool = False, threads: tuple[int, ...] | None = None) -> list[dict]:
+    """The default network's forward against its GEMM floor, conv path vs matmul path."""
+    if threads is None:
+        threads = FLOOR_THREADS[:1] if quick else FLOOR_THREADS
+    repeats = 3 if quick else 9
+    rows: list[dict] = []
+    for n in threads:
+        spec = json.dumps([n, repeats, native_bf16()])
+        proc = subprocess.run(
+            [sys.executable, "-m", "benchmarks.forward", "--floor-worker", spec],
+            env={**os.environ, **ALLOCATOR},
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if proc.returncode != 0:
+            tail = proc.stderr.strip().splitlines()[-1:] or ["no output"]
+            print(f"forward: floor at {n} threads failed: {tail[0]}", file=sys.stderr)
+            continue
+        rows += _floor_rows(n, json.loads(proc.stdout.strip().splitlines()[-1]))
+    return rows
+
+
+def _floor_rows(threads: int, res: dict) -> list[dict]:
+    med, flops = res["median"], res["flops"]
+    head = f"forward/default net ({res['source']}) 5 s, {threads} thread(s)"
+    rows = []
+    for precision in ("fp32", "bf16"):
+        if f"gemm/{precision}" not in med:
+            continue
+        gflops = 2 * GEMM_N**3 / med[f"gemm/{precision}"] / 1e9
+        floor = flops / (gflops * 1e9)
+        rows.append(
+            {
+                "name": f"{head}/GEMM {GEMM_N}² {precision}: the floor of {flops / 1e9:.1f} GFLOP",
+                "value": floor,
+                "baseline": floor,
+                "ratio": 1.0,
+                "unit": f"s ({gflops:.0f} GFLOP/s)",
+            }
+        )
+        for path in PATHS:
+            secs = med[f"{path}/{precision}"]
+            rows.append(
+                {
+                    "name": f"{head}/{precision}/{path} path against its GEMM floor",
+                    "value": secs,
+                    "baseline": floor,
+                    "ratio": secs / floor,
+                    "unit": "s (ratio = forward / floor; 1 = GEMM speed)",
+                    "rel_error": res["rel_error"][f"{path}/{precision}"],
+                }
+            )
+        rows.append(
+            {
+                "name": f"{head}/{precision}/matmul path vs conv path",
+                "value": med[f"matmul/{precision}"],
+                "baseline": med[f"conv/{precision}"],
+                "ratio": med[f"conv/{precision}"] / med[f"matmul/{precision}"],
+                "unit": "s per forward (ratio = speed-up)",
+                "rel_error": res["rel_error_same_precision"][precision],
+            }
+        )
+    return rows
+
+
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--floor-only", action="store_true", help="only the GEMM-floor rows")
+    parser.add_argument("--threads", type=int, nargs="+", help="thread counts of those rows")
     parser.add_argument("--worker", help=argparse.SUPPRESS)
+    parser.add_argument("--floor-worker", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
         print(json.dumps(_worker(*json.loads(args.worker))))
+    elif args.floor_worker:
+        print(json.dumps(_floor_worker(*json.loads(args.floor_worker))))
     else:
-        for row in main(args.quick):
+        threads = tuple(args.threads) if args.threads else None
+        rows = floor_rows(args.quick, threads) if args.floor_only else main(args.quick)
+        for row in rows:
             err = row.get("rel_error")
             extra = f"  rel.err {err:.2e}" if err is not None else ""
             print(f"{row['name']:60s} {row['value']:8.3f}  x{row['ratio']:5.2f}{extra}")

@@ -22,11 +22,12 @@ Two paths compute the same function:
 - :func:`stack_forward_autograd`: plain differentiable ops, for training, for gradients
   through the net (guidance) and under ``torch.compile``;
 - :func:`stack_forward_inference`: no gradient; the GEMMs accumulate in place
-  (``addmm_``), biases that are constant over frames are carried as one vector and folded
-  into the next layer's step term, and tanh(f) is computed as 2·σ(2f) − 1 so one sigmoid
-  covers both halves of the gate (the factor 2 folded into the cached weights): tanh is
-  about 10× dearer than sigmoid on CPUs. Relative error against the convolutions ~1e-7
-  in fp32 (``tests/test_net_gemm.py``).
+  (``addmm`` with ``out=``, which FlopCounterMode counts, unlike ``addmm_``); biases that
+  are constant over frames are carried as one vector and folded into the next layer's
+  step term; in fp32 and fp64, tanh(f) is computed as 2·σ(2f) − 1, so one sigmoid covers
+  both halves of the gate (the factor 2 folded into the cached weights): tanh is about
+  10× dearer than sigmoid on CPUs (bf16 calls tanh itself, see ``SIGMOID_TANH``).
+  Relative error against the convolutions ~1e-7 in fp32 (``tests/test_net_gemm.py``).
 
 A stack is any module with ``input_projection``, ``blocks`` (each with ``dilated_conv``,
 ``step_projection`` and ``output_projection``), ``skip_projection`` and
@@ -157,11 +158,11 @@ def cached_weights(stack: nn.Module, dtype: torch.dtype) -> StackWeights:
     version counter (made under inference mode) are packed afresh on every call.
     """
     params = list(stack.parameters())
-    try:
-        key = (dtype, *((p.data_ptr(), p._version) for p in params))
-    except RuntimeError:  # inference tensors track no version
-        return _contiguous(pack_weights(stack, dtype, scale_filter=dtype in SIGMOID_TANH))
     doubled = dtype in SIGMOID_TANH
+    try:
+        key = (dtype, doubled, *((p.data_ptr(), p._version) for p in params))
+    except RuntimeError:  # inference tensors track no version
+        return _contiguous(pack_weights(stack, dtype, scale_filter=doubled))
     cache = stack.__dict__.setdefault("_gemm_weights", {})
     hit = cache.get(dtype)
     if hit is None or hit[0] != key:
@@ -246,10 +247,10 @@ def stack_forward_inference(w: StackWeights, x: torch.Tensor, emb: torch.Tensor)
         if skip_sum is None:
             skip_sum = torch.mm(y, skip_w)
         else:
-            skip_sum.addmm_(y, skip_w)
+            torch.addmm(skip_sum, y, skip_w, out=skip_sum)
         skip_bias += w.output_bias[i][channels:]
         if i + 1 < layers:  # the last layer's residual feeds nothing
-            h.addmm_(y, res_w, beta=ROOT_HALF, alpha=ROOT_HALF)
+            torch.addmm(h, y, res_w, beta=ROOT_HALF, alpha=ROOT_HALF, out=h)
             shift = (shift + w.output_bias[i][:channels]) * ROOT_HALF
     skip_sum += skip_bias
     out = torch.addmm(w.skip_bias, skip_sum, w.skip, alpha=1.0 / math.sqrt(layers)).relu_()
