@@ -6,6 +6,7 @@ file, or the base window) followed by it, the prompt's samples exact up to the c
 
 from __future__ import annotations
 
+import json
 import math
 import sys
 from dataclasses import asdict
@@ -15,9 +16,11 @@ import pytest
 import soundfile as sf
 import torch
 from conftest import tone
+from omegaconf import OmegaConf
 from test_generate import FAST, make_export
 
 from pianodiff.api import Generator
+from pianodiff.conf import CONF_DIR
 from pianodiff.evaluation.cases import ExtensionCase
 from pianodiff.evaluation.run_cases import Setup, run_extension_case
 from pianodiff.generation.configs import build_extender, build_plan
@@ -67,6 +70,10 @@ def test_cli_writes_the_whole_prompt_then_seconds(
     # include_prompt=false: exactly `seconds`, the same new audio (same seed).
     assert len(new) == round(SECONDS * SR)
     assert np.array_equal(new, whole[n:])
+    # the sidecar records the harmony guidance that ran: generate's default, which is on
+    shipped = OmegaConf.to_container(OmegaConf.load(CONF_DIR / "generate.yaml").harmony)
+    sidecar = json.loads((tmp_path / "whole.json").read_text())
+    assert sidecar["harmony"] == shipped and shipped["strength"] > 0
 
 
 def test_cli_unconditional_output_is_base_window_plus_seconds(tmp_path, checkpoint, monkeypatch):
