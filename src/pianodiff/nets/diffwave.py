@@ -73,6 +73,8 @@ class DiffWave(nn.Module):
         step_hidden_dim: width of the step-embedding MLP.
     """
 
+    conv_reference: bool = False  # True: run the nn.Conv1d modules (the reference form)
+
     def __init__(
         self,
         residual_layers: int = 30,
@@ -93,7 +95,6 @@ class DiffWave(nn.Module):
         )
         self.skip_projection = nn.Conv1d(residual_channels, residual_channels, kernel_size=1)
         self.output_projection = nn.Conv1d(residual_channels, 1, kernel_size=1)
-        self.conv_reference = False  # True: run the nn.Conv1d modules (the reference form)
         nn.init.kaiming_normal_(self.input_projection.weight)
         nn.init.kaiming_normal_(self.skip_projection.weight)
         # Zero-initialised output (DiffWave's reference code): an untrained net predicts 0.

@@ -7,7 +7,9 @@ layer costs ∝ C²/k, so at the cost of the full-rate ``small`` (20 × 32) the 
 ~√k× wider, and every dilation reaches k× further in seconds: 20 layers with dilation cycle
 10 on 16-sample frames see 2.97 s instead of 0.19 s. Wide convolutions also keep the CPU's
 GEMM busy far better than 32-channel ones. Audio U-Nets get their long context the same way
-(patching in audio-diffusion-pytorch, SaShiMi's pooled DiffWave backbone).
+(patching in audio-diffusion-pytorch, SaShiMi's pooled DiffWave backbone). Folding into
+frames is a plain reshape in the channels-last layout, (B, T) -> (B, T/k, k), and the
+stacks run their convolutions as matrix products on it (``nets/gemm_stack.py``).
 
 Two options on top:
 
@@ -125,6 +127,10 @@ class MultiRateDiffWave(nn.Module):
             data module and the generation engine; the net itself only records it).
     """
 
+    # True runs the stacks through their nn.Conv1d modules (the reference form, for tests
+    # and benchmarks); the default runs the same weights as matrix products.
+    conv_reference: bool = False
+
     def __init__(
         self,
         frame: int = 16,
@@ -156,9 +162,6 @@ class MultiRateDiffWave(nn.Module):
         if not 0 < profile_seconds <= 30:
             raise ValueError(f"profile_seconds must be in (0, 30], got {profile_seconds}")
         self.profile_bins = int(profile_bins)
-        # True runs the stacks through their nn.Conv1d modules (the reference form, for
-        # tests and benchmarks); the default runs the same weights as matrix products.
-        self.conv_reference = False
         self.profile_seconds = float(profile_seconds)
         self.step_embedding = StepEmbedding(step_embed_dim, step_hidden_dim)
         self.profile_projection = None
