@@ -226,6 +226,8 @@ def stack_forward_inference(w: StackWeights, x: torch.Tensor, emb: torch.Tensor)
     steps = torch.addmm(w.steps_bias, emb, w.steps).view(batch, layers, channels)
     shift = torch.zeros(channels, dtype=h.dtype, device=h.device)
     shifted = torch.empty(batch, n, 3 * channels, dtype=h.dtype, device=h.device)
+    z = torch.empty(rows, 2 * channels, dtype=h.dtype, device=h.device)  # reused by layers
+    y = torch.empty(rows, channels, dtype=h.dtype, device=h.device)
     left, mid, right = shifted.split(channels, dim=-1)
     skip_sum = None
     skip_bias = torch.zeros_like(shift)
@@ -236,13 +238,13 @@ def stack_forward_inference(w: StackWeights, x: torch.Tensor, emb: torch.Tensor)
         left[:, : n - keep].zero_()
         right[:, :keep].copy_(mid[:, n - keep :])
         right[:, keep:].zero_()
-        z = torch.addmm(w.dilated_bias[i], shifted.view(rows, 3 * channels), w.dilated[i])
+        torch.addmm(w.dilated_bias[i], shifted.view(rows, 3 * channels), w.dilated[i], out=z)
         gate, filt = z[:, :channels], z[:, channels:]
         if w.filter_doubled:  # z = [gate, 2·filter]: σ(g)·tanh(f) = 2·σ(g)·σ(2f) − σ(g)
             z.sigmoid_()
-            y = torch.addcmul(gate, gate, filt, value=2.0).sub_(gate, alpha=2.0)
+            torch.addcmul(gate, gate, filt, value=2.0, out=y).sub_(gate, alpha=2.0)
         else:
-            y = torch.mul(gate.sigmoid_(), filt.tanh_())
+            torch.mul(gate.sigmoid_(), filt.tanh_(), out=y)
         skip_w, res_w = w.output[i][:, channels:], w.output[i][:, :channels]
         if skip_sum is None:
             skip_sum = torch.mm(y, skip_w)
