@@ -88,7 +88,7 @@ def draw(audio: torch.Tensor, meta: dict, out: Path, title: str | None = None) -
     )
     out.parent.mkdir(parents=True, exist_ok=True)
     partial = out.with_suffix(".partial.png")
-    fig.savefig(partial, dpi=80)
+    fig.savefig(partial, dpi=72)
     plt.close(fig)
     partial.replace(out)
     return out
