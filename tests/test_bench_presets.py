@@ -60,3 +60,5 @@ def test_the_per_call_fit_recovers_a_line():
         [9.0, 10.0, 20.0], [0.05 + 0.02 * c for c in (9, 10, 20)]
     )
     assert math.isclose(offset, 0.05, abs_tol=1e-9) and math.isclose(per_call, 0.02)
+    offset, per_call = presets.per_call_fit([9.0, 10.0, 20.0], [1.0, 1.0, 2.8])  # noisy
+    assert offset == 0.0 and math.isclose(per_call, (9 + 10 + 56) / (81 + 100 + 400))
