@@ -132,6 +132,12 @@ def main(argv: list[str] | None = None) -> int:
         help="draw an RTF axis: RTF = OFFSET + calls x PER_CALL (make bench's fit), LABEL "
         "naming the host and precision",
     )
+    parser.add_argument(
+        "--rtf-baseline",
+        type=float,
+        default=None,
+        help="with --rtf: today's default's fp32 RTF from the same bench, drawn as a line",
+    )
     args = parser.parse_args(argv)
     rtf = None
     if args.rtf:
@@ -144,6 +150,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"frontier: --rtf's per-call RTF must be above 0, got {args.rtf[1]}")
             return 2
         rtf = {"rtf_offset": offset, "rtf_per_call": per_call, "rtf_label": args.rtf[2]}
+        rtf["rtf_baseline"] = args.rtf_baseline
 
     import torch
 

@@ -100,7 +100,7 @@ def test_rows_of_several_runs_merge_and_draw_with_an_rtf_axis(tmp_path, capsys):
     bench.write_rows([_row(p10, 0, 0.6), _row(p10, 1, 0.7)], a / "rows.csv")
     bench.write_rows([_row(p10, 1, 0.1), _row(p20, 0, 0.8, 20)], b / "rows.csv")
     out = tmp_path / "merged"
-    rtf = ["--rtf", "0.02", "0.015", "test host, bf16"]
+    rtf = ["--rtf", "0.02", "0.015", "test host, bf16", "--rtf-baseline", "0.3"]
     args = ["--from-rows", str(a / "rows.csv"), str(b / "rows.csv"), "--out", str(out), *rtf]
     assert bench.main(args) == 0
     rows = bench.read_rows(out / "rows.csv")
@@ -115,4 +115,4 @@ def test_rows_of_several_runs_merge_and_draw_with_an_rtf_axis(tmp_path, capsys):
         bench.main(["--from-rows", str(tmp_path / "none.csv"), "--out", str(tmp_path / "n")]) == 2
     )
     assert "no rows file" in capsys.readouterr().out and not (tmp_path / "n").exists()
-    assert bench.main([*args[:-4], "--rtf", "0", "-1", "x"]) == 2  # a per-call RTF above 0
+    assert bench.main([*args[:-6], "--rtf", "0", "-1", "x"]) == 2  # a per-call RTF above 0

@@ -26,6 +26,7 @@ def plot_frontier(
     rtf_per_call: float | None = None,
     rtf_label: str = "",
     rtf_offset: float = 0.0,
+    rtf_baseline: float | None = None,
     bf16: bool | None = None,
 ) -> Path:
     """Draw ``summary`` (``evaluation.frontier.summarise``) to a PNG at ``path``.
@@ -34,6 +35,8 @@ def plot_frontier(
         presets: point label -> preset name, marked on both panels.
         rtf_per_call: real-time factor of one call per window on some host (RTF =
             ``rtf_offset`` + calls × this); None leaves the top axis out.
+        rtf_baseline: the RTF of a reference on that host (today's default in fp32), drawn
+            as a dotted line: points left of it generate faster than the reference.
         rtf_label: what that host and precision were, for the axis title.
         bf16: draw the bf16 rows (True) or the fp32 rows (False); None: the precision with
             more points.
@@ -81,7 +84,23 @@ def plot_frontier(
         ax.grid(alpha=0.3, which="both")
         if rtf_per_call:
             top = ax.secondary_xaxis("top", functions=_calls_to_rtf(rtf_offset, rtf_per_call))
+            rtfs = [rtf_offset + t * rtf_per_call for t in ticks]
+            top.set_xticks(rtfs, [f"{r:.2g}" for r in rtfs], fontsize=8)
+            top.xaxis.set_minor_locator(matplotlib.ticker.NullLocator())
             top.set_xlabel(f"real-time factor, 30 s ({rtf_label})", fontsize=8)
+            if rtf_baseline:
+                at = (rtf_baseline - rtf_offset) / rtf_per_call
+                ax.axvline(at, color="gray", ls=":", lw=1.2)
+                ax.annotate(
+                    f"dpmpp_2m 10 fp32\n(RTF {rtf_baseline:.2g})",
+                    (at, 0.3 if key == "note_frames" else 0.75),  # clear of the lines
+                    xycoords=("data", "axes fraction"),
+                    xytext=(-3, 0),
+                    textcoords="offset points",
+                    ha="right",
+                    fontsize=7,
+                    color="gray",
+                )
     axes[0].legend(fontsize=8, loc="lower right")
     precision = "bf16 autocast" if bf16 else "fp32"
     seeds = min((s["seeds"] for s in rows), default=0)
