@@ -91,3 +91,20 @@ def test_bf16_auto_is_the_default_and_the_sidecar_records_a_cached_verdict(model
         }
         assert meta["preset"] == "draft" and meta["preset_sampler"] == "dpmpp_2m_sde9"
         assert meta["preset_sampler_used"] is False  # num_steps was set by hand
+
+
+def test_the_api_takes_bf16_auto_and_keeps_the_choice(model):
+    from pianodiff.api import Generator
+    from pianodiff.generation.geometry import Geometry
+
+    cache = bf16_cache.VerdictCache()
+    host, key = bf16_cache.host_key(torch.device("cpu")), bf16_cache.model_key(model.net)
+    cache.put(host, key, {"use": True, "reason": "measured: forced verdict"})
+    gen = Generator(model, torch.device("cpu"), bf16="auto")
+    assert gen.denoiser.autocast_dtype is torch.bfloat16
+    gen.generate(
+        0.2, sampler="ddim", sampler_params={"num_steps": 2}, geometry=Geometry(0.5, 0.1, 0.02)
+    )
+    record = gen.last_run.choices()
+    assert record["bf16"] is True and record["bf16_choice"]["source"] == "cache"
+    assert Generator(model, torch.device("cpu")).denoiser.autocast_dtype is None  # default off
