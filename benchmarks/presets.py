@@ -168,7 +168,7 @@ def per_call_fit(calls: list[float], rtfs: list[float]) -> tuple[float, float]:
 def main(quick: bool = False) -> list[dict]:
     from pianodiff.checkpoint.export import load_export
     from pianodiff.conf import group_choices
-    from pianodiff.generation.configs import build_plan
+    from pianodiff.generation.configs import build_plan, generate_settings
     from pianodiff.generation.errors import GenerationError
     from pianodiff.generation.paths import resolve_checkpoint
     from pianodiff.generation.precision import measure_bf16, verdict
@@ -233,13 +233,15 @@ def main(quick: bool = False) -> list[dict]:
         sampler = resolve_preset(preset).sampler
         settings += [(preset, sampler, False), (preset, sampler, True)]
     rounds = QUICK_ROUNDS if quick else FULL_ROUNDS
+    harmony = float(generate_settings().harmony.strength)
     rtf = round_robin(model, device, settings, seconds, rounds)
     base = rtf[baseline]
     label = f"{seconds:g} s new{' (--quick: shorter than 30 s)' if quick else ''}"
     rows.append(
         {
             "name": f"RTF, {label}/today's default (dpmpp_2m 10 steps, fp32): the baseline, "
-            f"median of {rounds} round-robin rounds",
+            f"median of {rounds} round-robin rounds; every setting with generate's other "
+            f"defaults (harmony strength {harmony:g})",
             "value": base,
             "baseline": base,
             "ratio": 1.0,

@@ -57,6 +57,7 @@ def test_points_are_judged_summarised_drawn_and_resumed(tmp_path):
     for row in rows:
         assert row["seconds"] == pytest.approx(5.5)  # a 5 s base window and 0.5 s more
         assert row["calls_per_window"] == row["steps"]
+        assert row["harmony"] == 0.0  # the sampler alone: harmony guidance off
         assert 0.0 <= row["note_frames"] <= 1.0 and math.isfinite(row["hiss_db"])
         assert len(row["seam_scores"].split(";")) == 1  # one extension window, one seam
     assert completed(rows) == {(p.label, s, False) for p in grid for s in (0, 1)}

@@ -32,6 +32,9 @@ from pianodiff.measures.notes import note_measures
 from pianodiff.measures.tonality import tonality
 
 DEFAULT_STEPS = (5, 10, 20, 30, 50)
+# The sampler alone is judged: harmony guidance (on in generate by default) stays off, as it
+# was for every row measured before it was on, so that rows of any date compare.
+FIXED_SETTINGS = {"harmony.strength": 0.0}
 
 
 @dataclass(frozen=True)
@@ -101,7 +104,13 @@ def run_point(gen: Generator, point: Point, seed: int, seconds: float) -> dict[s
     """
     plan = build_plan(point.sampler, gen.model.schedule, **point.params)
     start = time.perf_counter()
-    audio, sr = gen.generate(seconds, sampler=point.sampler, sampler_params=point.params, seed=seed)
+    audio, sr = gen.generate(
+        seconds,
+        sampler=point.sampler,
+        sampler_params=point.params,
+        seed=seed,
+        settings=FIXED_SETTINGS,
+    )
     wall = time.perf_counter() - start
     long = gen.last
     assert long is not None
@@ -118,6 +127,7 @@ def run_point(gen: Generator, point: Point, seed: int, seconds: float) -> dict[s
         "seed": seed,
         "seconds": len(audio) / sr,
         "bf16": gen.denoiser.autocast_dtype is not None,
+        "harmony": gen.last_run.choices()["harmony"]["strength"] if gen.last_run else None,
         "calls_per_window": long.cost.nfe / windows,
         "note_frames": notes.note_frames,
         "notes_per_s": notes.notes_per_s,
