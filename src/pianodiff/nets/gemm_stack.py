@@ -6,8 +6,8 @@ The stack's convolutions are all matrix products in disguise. With the activatio
 - a 1×1 convolution is ``F.linear`` (weight (C_out, C_in, 1) read as (C_out, C_in));
 - a kernel-3 convolution of dilation d is one product of the three shifted views
   ``[y[t-d], y[t], y[t+d]]``, concatenated on channels, (B·N, 3C) @ (3C, 2C), with the
-  weight (2C, C, 3) read as (2C, 3C) (zeros beyond either edge, as the convolution's
-  padding);
+  weight (2C, C, 3) read as (2C, 3C) and transposed (zeros beyond either edge, as the
+  convolution's padding);
 - the step projections of all L layers are one product, (B, S) @ (S, L·C), per forward.
 
 The activations keep this one layout and one dtype through the whole stack, so a forward
@@ -52,33 +52,36 @@ SIGMOID_TANH = (torch.float32, torch.float64)
 
 @dataclass(frozen=True)
 class StackWeights:
-    """A stack's weights as (in, out) matrices in one dtype (L layers, C channels, S step).
+    """A stack's weights as (out, in) matrices, ``F.linear``'s layout, in one dtype (L
+    layers, C channels, S step width).
 
-    ``dilated[i]`` (3C, 2C) and ``dilated_bias[i]`` (2C,) are layer i's kernel-3 conv (in
-    the inference form, the filter half is pre-scaled by 2); ``output[i]`` (C, 2C) its 1×1
-    output projection (residual half, then skip half); ``steps`` (S, L·C) and
-    ``steps_bias`` (L·C,) all layers' step projections.
+    ``dilated[i]`` (2C, 3C) and ``dilated_bias[i]`` (2C,) are layer i's kernel-3 conv (in
+    the inference form, the filter half is pre-scaled by 2); ``output[i]`` (2C, C) its 1×1
+    output projection (residual rows, then skip rows); ``steps`` (L·C, S) and
+    ``steps_bias`` (L·C,) all layers' step projections. The products take them transposed
+    (``W.t()``, a view): oneDNN's bf16 GEMM runs the 1×1 products about 2× faster from this
+    layout than from contiguous (in, out) matrices, which it reorders on every call.
     """
 
-    input: torch.Tensor  # (C_in, C)
+    input: torch.Tensor  # (C, C_in)
     input_bias: torch.Tensor  # (C,)
-    steps: torch.Tensor  # (S, L·C)
+    steps: torch.Tensor  # (L·C, S)
     steps_bias: torch.Tensor  # (L·C,)
-    dilated: list[torch.Tensor]  # L × (3C, 2C)
+    dilated: list[torch.Tensor]  # L × (2C, 3C)
     dilated_bias: list[torch.Tensor]  # L × (2C,)
-    output: list[torch.Tensor]  # L × (C, 2C)
+    output: list[torch.Tensor]  # L × (2C, C)
     output_bias: list[torch.Tensor]  # L × (2C,)
     skip: torch.Tensor  # (C, C)
     skip_bias: torch.Tensor  # (C,)
-    final: torch.Tensor  # (C, C_out)
+    final: torch.Tensor  # (C_out, C)
     final_bias: torch.Tensor  # (C_out,)
     dilations: tuple[int, ...]
     filter_doubled: bool = False
 
 
 def _matrix(conv: nn.Conv1d) -> torch.Tensor:
-    """A 1×1 conv's weight (C_out, C_in, 1) as an (C_in, C_out) matrix."""
-    return conv.weight[..., 0].t()
+    """A 1×1 conv's weight (C_out, C_in, 1) as a (C_out, C_in) matrix."""
+    return conv.weight[..., 0]
 
 
 def pack_weights(stack: nn.Module, dtype: torch.dtype | None, scale_filter: bool) -> StackWeights:
@@ -100,12 +103,12 @@ def pack_weights(stack: nn.Module, dtype: torch.dtype | None, scale_filter: bool
             gain[weight.shape[0] // 2 :] = 2.0
             weight, bias = weight * gain, bias * gain[:, 0, 0]
         # (2C, C, 3) -> (2C, 3, C) -> (2C, 3C): input column tap·C + c meets y[t + (tap-1)·d].
-        dilated.append(cast(weight.permute(0, 2, 1).reshape(weight.shape[0], -1).t()))
+        dilated.append(cast(weight.permute(0, 2, 1).reshape(weight.shape[0], -1)))
         dilated_bias.append(cast(bias))
         output.append(cast(_matrix(block.output_projection)))
         output_bias.append(cast(block.output_projection.bias))
         dilations.append(int(conv.dilation[0]))
-    steps = torch.cat([b.step_projection.weight for b in stack.blocks]).t()
+    steps = torch.cat([b.step_projection.weight for b in stack.blocks])
     steps_bias = torch.cat([b.step_projection.bias for b in stack.blocks])
     return StackWeights(
         input=cast(_matrix(stack.input_projection)),
@@ -198,18 +201,18 @@ def stack_forward_autograd(stack: nn.Module, x: torch.Tensor, emb: torch.Tensor)
     """x (B, N, C_in), emb (B, S) -> (B, N, C_out) with plain differentiable ops."""
     w = pack_weights(stack, None, scale_filter=False)
     layers = len(w.dilated)
-    h = F.relu(F.linear(x, w.input.t(), w.input_bias))
-    steps = F.linear(emb, w.steps.t(), w.steps_bias).unflatten(-1, (layers, -1))  # (B, L, C)
+    h = F.relu(F.linear(x, w.input, w.input_bias))
+    steps = F.linear(emb, w.steps, w.steps_bias).unflatten(-1, (layers, -1))  # (B, L, C)
     skip_sum = None
     for i, d in enumerate(w.dilations):
         y = h + steps[:, i].unsqueeze(1)
-        gate, filt = F.linear(_shifted(y, d), w.dilated[i].t(), w.dilated_bias[i]).chunk(2, -1)
+        gate, filt = F.linear(_shifted(y, d), w.dilated[i], w.dilated_bias[i]).chunk(2, -1)
         y = torch.sigmoid(gate) * torch.tanh(filt)
-        residual, skip = F.linear(y, w.output[i].t(), w.output_bias[i]).chunk(2, -1)
+        residual, skip = F.linear(y, w.output[i], w.output_bias[i]).chunk(2, -1)
         h = (h + residual) * ROOT_HALF
         skip_sum = skip if skip_sum is None else skip_sum + skip
-    h = F.relu(F.linear(skip_sum / math.sqrt(layers), w.skip.t(), w.skip_bias))
-    return F.linear(h, w.final.t(), w.final_bias)
+    h = F.relu(F.linear(skip_sum / math.sqrt(layers), w.skip, w.skip_bias))
+    return F.linear(h, w.final, w.final_bias)
 
 
 def stack_forward_inference(w: StackWeights, x: torch.Tensor, emb: torch.Tensor) -> torch.Tensor:
@@ -220,10 +223,10 @@ def stack_forward_inference(w: StackWeights, x: torch.Tensor, emb: torch.Tensor)
     gets the layers' skip biases once, at the end.
     """
     batch, n, c_in = x.shape
-    layers, channels = len(w.dilated), w.input.shape[1]
+    layers, channels = len(w.dilated), w.input.shape[0]
     rows = batch * n
-    h = torch.addmm(w.input_bias, x.reshape(rows, c_in), w.input).relu_()  # (B·N, C)
-    steps = torch.addmm(w.steps_bias, emb, w.steps).view(batch, layers, channels)
+    h = torch.addmm(w.input_bias, x.reshape(rows, c_in), w.input.t()).relu_()  # (B·N, C)
+    steps = torch.addmm(w.steps_bias, emb, w.steps.t()).view(batch, layers, channels)
     shift = torch.zeros(channels, dtype=h.dtype, device=h.device)
     shifted = torch.empty(batch, n, 3 * channels, dtype=h.dtype, device=h.device)
     z = torch.empty(rows, 2 * channels, dtype=h.dtype, device=h.device)  # reused by layers
@@ -238,14 +241,14 @@ def stack_forward_inference(w: StackWeights, x: torch.Tensor, emb: torch.Tensor)
         left[:, : n - keep].zero_()
         right[:, :keep].copy_(mid[:, n - keep :])
         right[:, keep:].zero_()
-        torch.addmm(w.dilated_bias[i], shifted.view(rows, 3 * channels), w.dilated[i], out=z)
+        torch.addmm(w.dilated_bias[i], shifted.view(rows, 3 * channels), w.dilated[i].t(), out=z)
         gate, filt = z[:, :channels], z[:, channels:]
         if w.filter_doubled:  # z = [gate, 2·filter]: σ(g)·tanh(f) = 2·σ(g)·σ(2f) − σ(g)
             z.sigmoid_()
             torch.addcmul(gate, gate, filt, value=2.0, out=y).sub_(gate, alpha=2.0)
         else:
             torch.mul(gate.sigmoid_(), filt.tanh_(), out=y)
-        skip_w, res_w = w.output[i][:, channels:], w.output[i][:, :channels]
+        res_w, skip_w = w.output[i][:channels].t(), w.output[i][channels:].t()
         if skip_sum is None:
             skip_sum = torch.mm(y, skip_w)
         else:
@@ -255,5 +258,5 @@ def stack_forward_inference(w: StackWeights, x: torch.Tensor, emb: torch.Tensor)
             torch.addmm(h, y, res_w, beta=ROOT_HALF, alpha=ROOT_HALF, out=h)
             shift = (shift + w.output_bias[i][:channels]) * ROOT_HALF
     skip_sum += skip_bias
-    out = torch.addmm(w.skip_bias, skip_sum, w.skip, alpha=1.0 / math.sqrt(layers)).relu_()
-    return torch.addmm(w.final_bias, out, w.final).view(batch, n, -1)
+    out = torch.addmm(w.skip_bias, skip_sum, w.skip.t(), alpha=1.0 / math.sqrt(layers))
+    return torch.addmm(w.final_bias, out.relu_(), w.final.t()).view(batch, n, -1)
