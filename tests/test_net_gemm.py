@@ -171,3 +171,23 @@ def test_bundled_model_loads_unchanged_and_agrees_with_its_convolutions():
     with torch.no_grad():
         fast, ref = _both(net, x, torch.tensor([20.0]), known=known, mask=mask)
     assert float(ref.abs().max()) > 0.01 and _rel(fast, ref) < 1e-5
+
+
+def test_floor_rows_divide_each_forward_by_the_gemm_time_of_its_flops():
+    from benchmarks.forward import GEMM_N, _floor_rows
+
+    gemm_s = 2 * GEMM_N**3 / 100e9  # a 100 GFLOP/s host
+    times = {"gemm/fp32": gemm_s, "conv/fp32": 0.6, "matmul/fp32": 0.4}
+    res = {
+        "source": "test",
+        "flops": 20e9,  # floor: 0.2 s
+        "median": times,
+        "best": {k: v / 2 for k, v in times.items()},
+        "rel_error": {"conv/fp32": 0.0, "matmul/fp32": 1e-7},
+        "rel_error_same_precision": {"fp32": 1e-7},
+    }
+    rows = {r["name"].split("/", 2)[-1]: r for r in _floor_rows(1, res)}
+    assert rows["fp32/matmul path against its GEMM floor"]["ratio"] == pytest.approx(2.0)
+    assert rows["fp32/conv path against its GEMM floor"]["best_ratio"] == pytest.approx(3.0)
+    assert rows["fp32/matmul path vs conv path"]["ratio"] == pytest.approx(1.5)
+    assert not [name for name in rows if name.startswith("bf16")]  # bf16 not measured
