@@ -84,7 +84,11 @@ def plot_frontier(
         ax.grid(alpha=0.3, which="both")
         if rtf_per_call:
             top = ax.secondary_xaxis("top", functions=_calls_to_rtf(rtf_offset, rtf_per_call))
-            rtfs = [rtf_offset + t * rtf_per_call for t in ticks]
+            kept = [ticks[0]] if ticks else []
+            for t in ticks[1:]:  # labels at least 15 % apart on the log axis, so none overlap
+                if t >= 1.15 * kept[-1]:
+                    kept.append(t)
+            rtfs = [rtf_offset + t * rtf_per_call for t in kept]
             top.set_xticks(rtfs, [f"{r:.2g}" for r in rtfs], fontsize=8)
             top.xaxis.set_minor_locator(matplotlib.ticker.NullLocator())
             top.set_xlabel(f"real-time factor, 30 s ({rtf_label})", fontsize=8)
