@@ -106,6 +106,14 @@ def report(out: Path, rows: list[dict], title: str, rtf: dict | None = None) -> 
     return table
 
 
+def _harmony_of(row: dict) -> float:
+    """The harmony strength a row ran with (rows from before it was recorded ran with 0)."""
+    try:
+        return float(row.get("harmony") or 0.0)
+    except ValueError:
+        return 0.0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, default=8, help="seeds 0..N-1 per point")
@@ -114,6 +122,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--families", default=None, help="only these family labels (;-sep.)")
     parser.add_argument("--seconds", type=float, default=5.0, help="new seconds after the base")
     parser.add_argument("--bf16", action="store_true", help="the network under bf16 autocast")
+    parser.add_argument(
+        "--harmony",
+        type=float,
+        default=0.0,
+        help="harmony guidance strength of the extension (0: the sampler alone; 10: generate's "
+        "default, what a user hears)",
+    )
     parser.add_argument("--checkpoint", default=None, help="export folder (default: bundled)")
     parser.add_argument("--out", default="frontier-results", help="output folder")
     parser.add_argument("--plot-only", action="store_true", help="redraw from rows.csv")
@@ -170,10 +185,17 @@ def main(argv: list[str] | None = None) -> int:
     if args.from_rows:
         rows = merge_rows([rows, *(read_rows(Path(p)) for p in args.from_rows)])
         write_rows(rows, csv_path)
+    mixed = {h for h in (_harmony_of(r) for r in rows) if h != args.harmony}
+    if mixed and not (args.plot_only or args.from_rows):
+        print(
+            f"frontier: {csv_path} holds rows with harmony {sorted(mixed)[0]:g}, not "
+            f"{args.harmony:g}; give another --out"
+        )
+        return 2
     checkpoint = resolve_checkpoint(args.checkpoint)
     title = (
-        f"Sampler frontier of {checkpoint}: unconditional {5 + args.seconds:g} s clips "
-        f"(`python -m benchmarks.frontier`)"
+        f"Sampler frontier of {checkpoint}: unconditional {5 + args.seconds:g} s clips, "
+        f"harmony guidance {args.harmony:g} (`python -m benchmarks.frontier`)"
     )
     if args.plot_only or args.from_rows:
         print(report(out, rows, title, rtf))
@@ -193,7 +215,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{len(grid)} points x {args.seeds} seeds: {len(todo)} clips to go", flush=True)
     for k, (point, seed) in enumerate(todo, 1):
         with torch.no_grad():
-            row = run_point(gen, point, seed, args.seconds)
+            row = run_point(gen, point, seed, args.seconds, harmony=args.harmony)
         rows.append(row)
         write_rows(rows, csv_path)
         print(

@@ -117,3 +117,18 @@ def test_rows_of_several_runs_merge_and_draw_with_an_rtf_axis(tmp_path, capsys):
     )
     assert "no rows file" in capsys.readouterr().out and not (tmp_path / "n").exists()
     assert bench.main([*args[:-6], "--rtf", "0", "-1", "x"]) == 2  # a per-call RTF above 0
+
+
+@needs_notes
+def test_harmony_runs_what_a_user_hears_and_never_mixes_with_sampler_rows(tmp_path, capsys):
+    export = make_export(tmp_path / "tiny")
+    out = tmp_path / "out"
+    args = ["--checkpoint", str(export), "--out", str(out), "--seconds", "0.5"]
+    args += ["--families", "ddim η=1", "--steps", "2", "--seeds", "1"]
+    assert bench.main([*args, "--harmony", "10"]) == 0
+    assert [float(r["harmony"]) for r in bench.read_rows(out / "rows.csv")] == [10.0]
+    assert "harmony guidance 10" in (out / "summary.md").read_text()
+    capsys.readouterr()
+    assert bench.main(args) == 2  # harmony 0 into a folder of harmony-10 rows: refused
+    assert "holds rows with harmony 10, not 0; give another --out" in capsys.readouterr().out
+    assert len(bench.read_rows(out / "rows.csv")) == 1

@@ -32,9 +32,9 @@ from pianodiff.measures.notes import note_measures
 from pianodiff.measures.tonality import tonality
 
 DEFAULT_STEPS = (5, 10, 20, 30, 50)
-# The sampler alone is judged: harmony guidance (on in generate by default) stays off, as it
-# was for every row measured before it was on, so that rows of any date compare.
-FIXED_SETTINGS = {"harmony.strength": 0.0}
+# The sampler alone is judged by default: harmony guidance (on in generate by default) stays
+# off, as it was for every row measured before it was on, so that rows of any date compare.
+SAMPLER_ALONE_HARMONY = 0.0
 
 
 @dataclass(frozen=True)
@@ -97,8 +97,17 @@ def points(families: Iterable[Family], max_steps: int | None = None) -> list[Poi
     return out
 
 
-def run_point(gen: Generator, point: Point, seed: int, seconds: float) -> dict[str, Any]:
+def run_point(
+    gen: Generator,
+    point: Point,
+    seed: int,
+    seconds: float,
+    harmony: float = SAMPLER_ALONE_HARMONY,
+) -> dict[str, Any]:
     """One clip: an unconditional base window and ``seconds`` of extension, judged.
+
+    ``harmony`` is the extension's harmony guidance strength (0: the sampler alone; generate's
+    default to judge what a user hears).
 
     Returns a flat row (the CSV's columns); ``seam_scores`` is a ';'-joined string.
     """
@@ -109,7 +118,7 @@ def run_point(gen: Generator, point: Point, seed: int, seconds: float) -> dict[s
         sampler=point.sampler,
         sampler_params=point.params,
         seed=seed,
-        settings=FIXED_SETTINGS,
+        settings={"harmony.strength": harmony},
     )
     wall = time.perf_counter() - start
     long = gen.last
