@@ -3,6 +3,10 @@
 ${pd.abspath:PATH}   PATH made absolute against the current working directory
 ${pd.run_id:}        a per-process unique run name, "YYYY-MM-DD_HH-MM-SS_xxxx"; the random
                      suffix keeps two runs started in the same second apart
+${pd.precision:DEV}  the trainer's precision for DEV (auto, cpu or gpu): on a GPU bf16-mixed
+                     where the card has bf16, else 16-mixed; on a CPU "auto", which the
+                     trainer settles by timing a training step in both precisions before the
+                     Trainer is built (training/precision_probe.py): no CPU flag decides
 """
 
 from __future__ import annotations
@@ -25,26 +29,16 @@ def abspath(path: str) -> str:
     return str(Path(path).expanduser().absolute())
 
 
-def cpu_has_fast_bf16() -> bool:
-    """True when the CPU has native bf16 instructions (avx512_bf16 or amx_bf16)."""
-    try:
-        with open("/proc/cpuinfo") as fh:
-            flags = next((line for line in fh if line.startswith("flags")), "").split()
-    except OSError:
-        return False
-    return "avx512_bf16" in flags or "amx_bf16" in flags
-
-
 @cache
 def precision(device: str = "auto") -> str:
-    """Lightning ``precision`` for ``device``; see the module docstring."""
+    """Lightning ``precision`` for ``device``, or "auto" on a CPU; see the module docstring."""
     import torch
 
     if device in ("gpu", "cuda") or (device == "auto" and torch.cuda.is_available()):
         if not torch.cuda.is_available():
             return "bf16-mixed"  # trainer=gpu without a GPU fails later with Lightning's message
         return "bf16-mixed" if torch.cuda.is_bf16_supported() else "16-mixed"
-    return "bf16-mixed" if cpu_has_fast_bf16() else "32-true"
+    return "auto"  # measured by the trainer on this host (training/precision_probe.py)
 
 
 def register() -> None:

@@ -1,5 +1,6 @@
 """Where ``bf16: auto`` keeps its verdicts: one JSON file under the user's cache folder,
-keyed by host and model, so the timing runs once per machine and network.
+keyed by host and model, so the timing runs once per machine and network. The trainer's
+``precision: auto`` keeps its verdicts here too (``training/precision_probe.py``).
 
     $PIANODIFF_CACHE_DIR/bf16_verdicts.json     when the variable is set (tests: tmp_path)
     $XDG_CACHE_HOME/pianodiff/bf16_verdicts.json  else, with ~/.cache as XDG's default
@@ -7,8 +8,10 @@ keyed by host and model, so the timing runs once per machine and network.
 The host key names what decides the speed of a forward: the processor (model name and
 core count from /proc/cpuinfo, or the CUDA card), torch's version and thread count, and
 the device kind; the model key is a digest of the network's class, parameter names,
-shapes and values. A new torch, another thread count or retrained weights get a fresh
-measurement. The file is rewritten atomically; an unreadable one counts as empty.
+shapes and values (:func:`model_key`), or for a network about to be trained, of its config
+and the probe's shape (:func:`config_key`). A new torch, another thread count, retrained
+weights or another config get a fresh measurement. The file is rewritten atomically; an
+unreadable one counts as empty.
 """
 
 from __future__ import annotations
@@ -65,6 +68,13 @@ def model_key(net: torch.nn.Module) -> str:
         digest.update(f"{name}:{tuple(tensor.shape)}:{tensor.dtype}".encode())
         digest.update(tensor.detach().float().cpu().contiguous().numpy().tobytes())
     return digest.hexdigest()[:16]
+
+
+def config_key(kind: str, config: dict[str, Any]) -> str:
+    """``kind`` and a digest (16 hex digits) of a plain ``config`` (e.g. a model config and
+    a training step's batch shape): the key of a verdict about a network not yet trained."""
+    text = json.dumps(config, sort_keys=True, default=str)
+    return f"{kind} {hashlib.sha256(text.encode()).hexdigest()[:16]}"
 
 
 class VerdictCache:

@@ -32,6 +32,7 @@ from pianodiff.core.safe_writes import RunFolder
 from pianodiff.data.datamodule import NoUsableAudioError
 from pianodiff.tracking.env import settle_wandb_mode
 from pianodiff.training.lit_module import optimizer_name
+from pianodiff.training.precision_probe import settle_trainer_precision
 
 log = logging.getLogger(__name__)
 
@@ -178,6 +179,8 @@ def _train(cfg: DictConfig, run_dir: Path, stage: dict[str, Any]) -> dict[str, A
     )
     if initial is not None:
         warm_start(module.net, module.ema.net, cfg.init_from, model_config, weights=initial)
+    # precision: auto on a CPU is timed here, on the built net, before the Trainer exists.
+    settle_trainer_precision(cfg, module, datamodule, model_config, run_dir)
     callbacks = [instantiate(c) for c in (cfg.get("callbacks") or {}).values() if c]
     if cfg.get("logger") and str(cfg.logger.get("_target_", "")).endswith("WandbLogger"):
         online = not cfg.logger.get("offline", True)
