@@ -148,3 +148,28 @@ def test_run_folder_removes_only_what_the_run_added(tmp_path):
     folder.discard()
     assert not (tmp_path / "outputs" / "smoke").exists() and (tmp_path / "outputs").is_dir()
     assert RunFolder(tmp_path, tmp_path).tracked is False  # never the working directory
+
+
+def test_a_discarded_run_folder_takes_its_log_handlers_with_it(tmp_path):
+    """Hydra leaves its job log handler on the root logger after an in-process run; once a
+    refused run's folder is removed, later records must not try to reopen the deleted file."""
+    import logging
+
+    run = tmp_path / "outputs" / "generate" / "x"
+    folder = RunFolder(run, tmp_path / "outputs", "generate.log")
+    run.mkdir(parents=True)
+    handler = logging.FileHandler(run / "generate.log", delay=True)
+    other = logging.FileHandler(tmp_path / "kept.log", delay=True)
+    root = logging.getLogger()
+    root.addHandler(handler)
+    root.addHandler(other)
+    try:
+        folder.discard()
+        assert not run.exists()
+        assert handler not in root.handlers and other in root.handlers
+        root.warning("after the refused run")  # raised FileNotFoundError before
+        assert (tmp_path / "kept.log").read_text().strip() == "after the refused run"
+    finally:
+        for h in (handler, other):
+            root.removeHandler(h)
+            h.close()

@@ -18,6 +18,7 @@ folder itself when it held only Hydra's own bookkeeping, and then its empty pare
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import re
 import shutil
@@ -93,6 +94,27 @@ def exit_on_sigterm() -> Iterator[None]:
         signal.signal(signal.SIGTERM, previous)
 
 
+def _detach_file_logs(folder: Path) -> None:
+    """Close and remove every logging file handler writing under ``folder``.
+
+    Hydra's job log handler stays on the root logger after an in-process run; once its
+    folder is gone, the next record would reopen the deleted path and raise from inside
+    logging (FileHandler opens lazily outside its own error handling).
+    """
+    loggers = [logging.getLogger()]
+    loggers += [
+        lg for lg in logging.Logger.manager.loggerDict.values() if isinstance(lg, logging.Logger)
+    ]
+    for logger in loggers:
+        for handler in list(logger.handlers):
+            if (
+                isinstance(handler, logging.FileHandler)
+                and folder in Path(handler.baseFilename).parents
+            ):
+                logger.removeHandler(handler)
+                handler.close()
+
+
 class RunFolder:
     """A run's folder, noted when the run begins, so a refused run can leave no trace.
 
@@ -120,6 +142,7 @@ class RunFolder:
         """Remove what the run added; then the folder, if it held only bookkeeping."""
         if not self.tracked:
             return
+        _detach_file_logs(self.path)
         added = sorted(self._files() - self.before, key=len, reverse=True)
         for rel in added:  # deepest first
             path = self.path / rel
