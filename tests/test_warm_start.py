@@ -30,10 +30,12 @@ def test_warm_start_from_a_checkpoint_restarts_step_and_optimiser(tmp_path, smok
     assert result["global_step"] == 1  # a resume would have started at 3
     for name, value in module.net.state_dict().items():
         assert torch.equal(value, source[f"net.{name}"]), name
-    # The EMA restarts its warm-up: first update uses decay 1/10 towards the (unchanged) net.
-    assert int(module.ema.num_updates) == 1
+    # The loaded EMA is kept as a mature average: its first update already uses the full
+    # decay (a restarted warm-up would have moved it 90 % of the way to the raw weights).
+    decay = module.ema.decay
+    assert module.ema.current_decay() == decay and decay > 0.1
     name, value = next(iter(module.ema.net.state_dict().items()))
-    expected = 0.1 * source[f"ema.net.{name}"] + 0.9 * source[f"net.{name}"]
+    expected = decay * source[f"ema.net.{name}"] + (1 - decay) * source[f"net.{name}"]
     assert torch.allclose(value, expected, atol=1e-6)
 
 
@@ -68,3 +70,17 @@ def test_resume_and_warm_start_together_is_an_error(tmp_path, smoke_overrides):
     ckpt = tmp_path / "source" / "checkpoints" / "last.ckpt"
     with pytest.raises(CheckpointError, match="either ckpt_path"):
         fit(smoke_overrides, tmp_path / "both", 2, f"init_from={ckpt}", f"ckpt_path={ckpt}")
+
+
+def test_skipping_the_warmup_reaches_the_full_decay_and_never_rewinds():
+    from pianodiff.training.ema import EMA
+
+    ema = EMA(torch.nn.Linear(2, 2), decay=0.999)
+    assert ema.current_decay() == pytest.approx(0.1)
+    ema.skip_warmup()
+    assert ema.current_decay() == pytest.approx(0.999)
+    n = int(ema.num_updates)
+    assert (1 + (n - 1)) / (10 + (n - 1)) < 0.999  # the first such n, not a far larger one
+    ema.num_updates.fill_(10**6)
+    ema.skip_warmup()
+    assert int(ema.num_updates) == 10**6  # a resumed count is never lowered

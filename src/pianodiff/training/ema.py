@@ -39,6 +39,15 @@ class EMA(nn.Module):
         n = int(self.num_updates)
         return min(self.decay, (1.0 + n) / (10.0 + n)) if self.warmup else self.decay
 
+    def skip_warmup(self) -> None:
+        """Treat the weights held now as a mature average (a warm start's EMA weights): later
+        updates use the full decay, where a restarted warm-up would replace them with the new
+        run's raw weights within a few dozen steps."""
+        if self.warmup and self.decay > 0.1:
+            # The first n with (1 + n) / (10 + n) >= decay.
+            n = int(torch.ceil(torch.tensor((10.0 * self.decay - 1.0) / (1.0 - self.decay))))
+            self.num_updates.fill_(max(int(self.num_updates), n))
+
     @torch.no_grad()
     def update(self, net: nn.Module) -> None:
         """ema ← d · ema + (1 − d) · net for every parameter; buffers are copied."""

@@ -179,6 +179,10 @@ def _train(cfg: DictConfig, run_dir: Path, stage: dict[str, Any]) -> dict[str, A
     )
     if initial is not None:
         warm_start(module.net, module.ema.net, cfg.init_from, model_config, weights=initial)
+        # The loaded EMA weights are already an average: keep them at the full decay. A
+        # restarted warm-up exported the new run's raw weights within a few dozen steps, and
+        # those lost the bundled model's notes at once (studies/training-history.md).
+        module.ema.skip_warmup()
     # precision: auto on a CPU is timed here, on the built net, before the Trainer exists.
     settle_trainer_precision(cfg, module, datamodule, model_config, run_dir)
     callbacks = [instantiate(c) for c in (cfg.get("callbacks") or {}).values() if c]
