@@ -4,7 +4,8 @@
 (a chain four files deep), renamed ``legacy_<name>``; composed through today's
 ``train.yaml`` and config groups, each must equal the recipe of the same name now, and the
 default model's recipe ``piano14_ctx`` must equal the last leg that trained
-``checkpoints/piano14-ctx`` except for its run name.
+``checkpoints/piano14-ctx`` except for its run name and its precision (measured now, fp32
+then).
 """
 
 from __future__ import annotations
@@ -50,6 +51,11 @@ def test_every_old_name_composes_as_before(name):
 def test_the_default_recipe_is_the_last_leg_of_the_default_model():
     before, now = composed("piano14_melodies_cpu_ctx_long", legacy=True), composed("piano14_ctx")
     assert now.pop("name") == "piano14_ctx" and before.pop("name") != "piano14_ctx"
+    # The one change: the recipe now measures its precision on the host (the leg ran fp32).
+    assert (before["trainer"].pop("precision"), now["trainer"].pop("precision")) == (
+        "32-true",
+        "auto",
+    )
     assert now == before
     assert now["model"]["net"]["context"] is True and now["data"]["segment_seconds"] == 2.5
 
