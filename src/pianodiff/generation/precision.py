@@ -23,7 +23,7 @@ import statistics
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 import torch
 
@@ -106,6 +106,43 @@ def _timed(net, x, step, bf16: bool, context) -> tuple[float, torch.Tensor]:
     return time.perf_counter() - start, out
 
 
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class PairedTiming(Generic[T]):
+    """Seconds per run in fp32 and under bf16 (medians, or the warm-ups when bf16 failed or
+    was hopeless), and the warm-ups' outputs for the accuracy check."""
+
+    fp32_s: float
+    bf16_s: float | None
+    fp32_out: T
+    bf16_out: T | None
+    failure: str | None = None  # bf16 autocast raised: its first line
+
+
+def time_both_precisions(run: Callable[[bool], tuple[float, T]], repeats: int) -> PairedTiming[T]:
+    """Time ``run(bf16)`` -> (seconds, output) in both precisions.
+
+    One warm-up each (outputs kept); then, unless bf16 raised or its warm-up took more than
+    ``HOPELESS`` times fp32's (emulated bf16), ``repeats`` interleaved timings each, so a
+    load change on a shared machine hits both.
+    """
+    warm32, out32 = run(False)
+    try:
+        warm16, out16 = run(True)
+    except (RuntimeError, TypeError, NotImplementedError) as err:
+        first = (str(err).strip().splitlines() or [type(err).__name__])[0]
+        return PairedTiming(warm32, None, out32, None, failure=first[:200])
+    if warm16 > HOPELESS * warm32:
+        return PairedTiming(warm32, warm16, out32, out16)
+    t32, t16 = [], []
+    for _ in range(repeats):
+        t32.append(run(False)[0])
+        t16.append(run(True)[0])
+    return PairedTiming(statistics.median(t32), statistics.median(t16), out32, out16)
+
+
 def measure_bf16(
     net: torch.nn.Module,
     device: torch.device,
@@ -125,20 +162,12 @@ def measure_bf16(
     context = {}
     if getattr(net, "accepts_context", False):
         context = {"known": torch.zeros_like(x), "mask": torch.zeros_like(x)}
-    warm32, ref = _timed(net, x, step, False, context)
-    try:
-        warm16, out = _timed(net, x, step, True, context)
-    except (RuntimeError, TypeError, NotImplementedError) as err:
-        first = (str(err).strip().splitlines() or [type(err).__name__])[0]
-        return Bf16Measurement(warm32, None, None, failure=first[:200])
-    rel = float((out - ref).norm() / ref.norm().clamp_min(1e-12))
-    if warm16 > HOPELESS * warm32:  # emulated bf16: no need to time it again
-        return Bf16Measurement(warm32, warm16, rel)
-    t32, t16 = [], []
-    for _ in range(repeats):
-        t32.append(_timed(net, x, step, False, context)[0])
-        t16.append(_timed(net, x, step, True, context)[0])
-    return Bf16Measurement(statistics.median(t32), statistics.median(t16), rel)
+    t = time_both_precisions(lambda bf16: _timed(net, x, step, bf16, context), repeats)
+    if t.bf16_out is None:
+        return Bf16Measurement(t.fp32_s, None, None, failure=t.failure)
+    ref = t.fp32_out
+    rel = float((t.bf16_out - ref).norm() / ref.norm().clamp_min(1e-12))
+    return Bf16Measurement(t.fp32_s, t.bf16_s, rel)
 
 
 def verdict(m: Bf16Measurement) -> tuple[bool, str]:

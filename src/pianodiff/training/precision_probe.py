@@ -29,7 +29,6 @@ import copy
 import json
 import logging
 import os
-import statistics
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
@@ -43,6 +42,7 @@ from pianodiff.conf import ConfigError
 from pianodiff.core import resolvers
 from pianodiff.core.safe_writes import atomic_path
 from pianodiff.generation.bf16_cache import VerdictCache, config_key, host_key
+from pianodiff.generation.precision import time_both_precisions
 
 AUTO = "auto"  # trainer.precision: measure on this host before the Trainer is built
 ENV = "PIANODIFF_TRAIN_PRECISION"  # forces auto's verdict: 32-true or bf16-mixed
@@ -51,7 +51,6 @@ MIN_SPEEDUP = 1.1  # bf16 must save at least ~9 % of a step to be worth its roun
 MAX_REL_ERROR = 0.05  # relative error of the loss and of the gradient norm under bf16
 REPEATS = 3  # timed steps per precision, interleaved, after one warm-up each
 MAX_BATCH = 2  # crops in the probe batch (the configured batch size, up to this)
-HOPELESS = 4.0  # a bf16 warm-up this many times fp32's ends the measurement early
 RECORD_FILE = "precision.json"  # in the run folder: the choice, its reason and figures
 DATA_STD = 0.1  # RMS of the probe's stand-in audio (piano normalised to -1 dBFS)
 
@@ -168,20 +167,16 @@ def measure_training_step(
     """
     net = copy.deepcopy(module.ema.net).train().requires_grad_(True)
     data = probe_batch(module, crop_samples, batch, with_profile)
-    warm32, loss32, grad32 = timed_step(module, net, data, False)
-    try:
-        warm16, loss16, grad16 = timed_step(module, net, data, True)
-    except (RuntimeError, TypeError, NotImplementedError) as err:
-        first = (str(err).strip().splitlines() or [type(err).__name__])[0]
-        return StepMeasurement(warm32, None, None, None, failure=first[:200])
-    loss_err, grad_err = _rel(loss16, loss32), _rel(grad16, grad32)
-    if warm16 > HOPELESS * warm32:  # emulated bf16: no need to time it again
-        return StepMeasurement(warm32, warm16, loss_err, grad_err)
-    t32, t16 = [], []
-    for _ in range(repeats):
-        t32.append(timed_step(module, net, data, False)[0])
-        t16.append(timed_step(module, net, data, True)[0])
-    return StepMeasurement(statistics.median(t32), statistics.median(t16), loss_err, grad_err)
+
+    def run(bf16: bool) -> tuple[float, tuple[float, float]]:
+        seconds, loss, grad_norm = timed_step(module, net, data, bf16)
+        return seconds, (loss, grad_norm)
+
+    t = time_both_precisions(run, repeats)
+    if t.bf16_out is None:
+        return StepMeasurement(t.fp32_s, None, None, None, failure=t.failure)
+    (loss32, grad32), (loss16, grad16) = t.fp32_out, t.bf16_out
+    return StepMeasurement(t.fp32_s, t.bf16_s, _rel(loss16, loss32), _rel(grad16, grad32))
 
 
 def verdict(m: StepMeasurement) -> tuple[str, str]:
