@@ -17,6 +17,7 @@ import soundfile as sf
 import torch
 from system_parts import needs_synth
 from test_generate import make_export
+from test_profile_conditioning import make_profile_export
 
 from pianodiff.conf import compose
 from pianodiff.data.piano14 import Piece
@@ -213,17 +214,19 @@ def test_rendered_keys_move_the_profile_by_their_shift(tmp_path):
 
 
 @needs_notes
-def test_the_harness_continues_every_key_and_reports_the_key(tmp_path):
+def key_harness_config(tmp_path, checkpoint, *extra: str):
+    """The evaluate config of a tiny key-following run: the three held-out pieces in two
+    keys, written as progressions (already rendered: the harness renders nothing)."""
     keys = tmp_path / "keys"
     keys.mkdir()
-    for piece in held_out_pieces():  # already rendered: the harness renders nothing
+    for piece in held_out_pieces():
         for shift in (0, 6):
             wave = progression(PROMPT + CONTINUATION, shift).numpy()
             sf.write(key_file(keys, piece.piece_id, shift), wave, SR, subtype="PCM_16")
-    cfg = compose(
+    return compose(
         "evaluate",
         [
-            f"checkpoint={make_export(tmp_path / 'tiny')}",
+            f"checkpoint={checkpoint}",
             f"data_dir={keys}",
             "files=1",
             "natural.cuts_per_file=5",
@@ -244,9 +247,13 @@ def test_the_harness_continues_every_key_and_reports_the_key(tmp_path):
             "key_following.geometry.window_seconds=0.5",
             "key_following.geometry.context_seconds=0.1",
             "key_following.geometry.crossfade_seconds=0.02",
-            "harmony.strength=10",
+            *extra,
         ],
     )
+
+
+def test_the_harness_continues_every_key_and_reports_the_key(tmp_path):
+    cfg = key_harness_config(tmp_path, make_export(tmp_path / "tiny"), "harmony.strength=10")
     run_dir = tmp_path / "run"
     run_dir.mkdir()
     rows, table = evaluate(cfg, run_dir)
@@ -255,6 +262,7 @@ def test_the_harness_continues_every_key_and_reports_the_key(tmp_path):
     assert {r["shift"] for r in judged} == {0, 6}
     assert all(r["follows_real"] == 1.0 for r in judged)  # the real music stays in its key
     assert all(r["harmony_strength"] == 10.0 and r["follows"] in (0.0, 1.0) for r in judged)
+    assert all(math.isnan(r["profile_scale"]) for r in judged)  # this model takes no profile
     windows = [r for r in rows if r["task"] == "key_window"]
     assert sorted({r["window"] for r in windows}) == [1, 2]  # 0.6 s = 0.4 s + 0.2 s
     assert "Key-following" in table and "10 @ ᾱ≤0.8" in table
@@ -267,3 +275,20 @@ def test_the_harness_continues_every_key_and_reports_the_key(tmp_path):
     assert all(r["own_prompt_closer"] in (0.0, 0.5, 1.0) for r in pairs)
     assert all(-1.0 <= r["corr_0.5s-end"] <= 1.0 for r in pairs)
     assert "Prompt influence" in table and "0.5s-end" in table
+
+
+def test_a_profile_model_is_judged_with_its_guidance_scale(tmp_path):
+    cfg = key_harness_config(
+        tmp_path,
+        make_profile_export(tmp_path / "profiled"),
+        "harmony.strength=0",
+        "pitch_profile.scale=2",
+    )
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    rows, table = evaluate(cfg, run_dir)
+    judged = [r for r in rows if r["task"] in ("key", "key_window", "key_influence")]
+    assert judged and all(r["profile_scale"] == 2.0 for r in judged)
+    assert "off, profile w=2" in table
+    (summary,) = key_summary(rows)
+    assert summary["profile_scale"] == 2.0 and summary["prompts"] == 3 * 2

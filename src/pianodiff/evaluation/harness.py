@@ -59,6 +59,12 @@ def _harmony(cfg: DictConfig) -> Harmony | None:
     return harmony if harmony.active else None
 
 
+def _profile_settings(cfg: DictConfig) -> dict:
+    """The ``pitch_profile`` settings of key-following continuations (as generate's)."""
+    node = cfg.get("pitch_profile")
+    return {} if node is None else dict(OmegaConf.to_container(node, resolve=True))
+
+
 def _key_cases(keyed: DictConfig, sample_rate: int):
     """The key-following prompts: the held-out pieces rendered in every key (once)."""
     shifts = [int(s) for s in keyed.shifts]
@@ -171,6 +177,7 @@ def evaluate(cfg: DictConfig, run_dir: Path) -> tuple[list[dict], str]:
                     Geometry(**keyed.geometry),
                     harmony,
                     on_case=lambda: progress.advance(bar),
+                    profile=_profile_settings(cfg),
                 )
     summary = summarise(rows)
     title = (

@@ -26,9 +26,10 @@ from __future__ import annotations
 import math
 import statistics
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import torch
 
@@ -92,12 +93,19 @@ def key_cases(
 
 
 def continue_case(
-    setup: Setup, case: KeyCase, seconds: float, geometry: Geometry, harmony: Harmony | None
+    setup: Setup,
+    case: KeyCase,
+    seconds: float,
+    geometry: Geometry,
+    harmony: Harmony | None,
+    profile: Mapping[str, Any] | None = None,
 ) -> LongAudio:
     """The prompt followed by ``seconds`` of new audio, with the setup's seed: the API's
-    ``extend``, the very path ``generate`` takes."""
+    ``extend``, the very path ``generate`` takes. ``profile``: the ``pitch_profile``
+    settings (``use``, ``scale``, ``source``) for a profile-conditioned model."""
     harmony = harmony or Harmony()
     settings = {f"harmony.{key}": value for key, value in harmony.record().items()}
+    settings.update({f"pitch_profile.{key}": value for key, value in (profile or {}).items()})
     setup.model.extend(
         case.prompt,
         seconds,
@@ -125,16 +133,22 @@ def run_key_following(
     harmony: Harmony | None = None,
     on_case: Callable[[], None] | None = None,
     edges: Sequence[float] = DEFAULT_EDGES,
+    profile: Mapping[str, Any] | None = None,
 ) -> list[dict]:
     """Continue every case and judge it; ``key``, ``key_window`` and ``key_influence`` rows
     (module docstring; ``edges``: the influence ranges in seconds after the cut).
-    ``on_case`` is called after each case (a progress bar)."""
+    ``on_case`` is called after each case (a progress bar); ``profile`` as
+    :func:`continue_case`."""
     sr = setup.sample_rate
     measured = []
+    profile_scale = math.nan  # the guidance scale where the model heard a profile
     for case in cases:
         start = time.perf_counter()
-        result = continue_case(setup, case, seconds, geometry, harmony)
+        result = continue_case(setup, case, seconds, geometry, harmony, profile)
         wall = time.perf_counter() - start
+        heard = setup.model.last_run.pitch_profile if setup.model.last_run else None
+        if heard and heard.get("ran"):
+            profile_scale = float(heard["scale"])
         audio = result.audio.float().cpu()
         new = audio[result.base_samples :]
         pieces = _windows(new, result.seams, result.base_samples)
@@ -160,7 +174,7 @@ def run_key_following(
         )
         if on_case is not None:
             on_case()
-    rows = _judge(setup, measured, harmony)
+    rows = _judge(setup, measured, harmony, profile_scale)
     return rows + _influence(rows[0], measured, edges, sr) if rows else rows
 
 
@@ -173,7 +187,11 @@ def _influence(
 ) -> list[dict]:
     """One ``key_influence`` row per pair of cases from different pieces in the same key:
     same seed, different prompts (``evaluation/influence.py``)."""
-    labels = {k: first[k] for k in first if k in ("extender", "sampler") or k.startswith("harm")}
+    labels = {
+        k: first[k]
+        for k in first
+        if k in ("extender", "sampler", "profile_scale") or k.startswith("harm")
+    }
     rows = []
     for i, a in enumerate(measured):
         for b in measured[i + 1 :]:
@@ -201,12 +219,15 @@ def _prompt_profiles(measured: list[dict], passage: str) -> tuple[list[int], tor
     return shifts, torch.stack([m["prompt"].classes for m in group])
 
 
-def _judge(setup: Setup, measured: list[dict], harmony: Harmony | None) -> list[dict]:
+def _judge(
+    setup: Setup, measured: list[dict], harmony: Harmony | None, profile_scale: float
+) -> list[dict]:
     labels = {
         **setup.labels(),
         "harmony_strength": harmony.strength if harmony else 0.0,
         "harmony_cut": harmony.cut if harmony else float("nan"),
         "harmony_source": harmony.source if harmony else "",
+        "profile_scale": profile_scale,  # NaN: the model heard no pitch profile
     }
     rows = []
     for m in measured:
@@ -285,10 +306,12 @@ def key_summary(rows: list[dict]) -> list[dict]:
         if row["task"] in ("key", "key_window", "key_influence"):
             cut = row["harmony_cut"]
             cut = cut if cut == cut else None  # NaN (harmony off) is one group, not one a row
-            key = (row["extender"], row["sampler"], row["harmony_strength"], cut)
+            scale = row.get("profile_scale", math.nan)
+            scale = scale if scale == scale else None  # likewise: no profile heard
+            key = (row["extender"], row["sampler"], row["harmony_strength"], cut, scale)
             groups.setdefault(key, []).append(row)
     out = []
-    for (ext, smp, strength, cut), group in groups.items():
+    for (ext, smp, strength, cut, scale), group in groups.items():
         keys = [r for r in group if r["task"] == "key"]
         windows = [r for r in group if r["task"] == "key_window"]
         pairs = [r for r in group if r["task"] == "key_influence"]
@@ -298,6 +321,7 @@ def key_summary(rows: list[dict]) -> list[dict]:
             "sampler": smp,
             "strength": strength,
             "cut": math.nan if cut is None else cut,
+            "profile_scale": math.nan if scale is None else scale,
             "prompts": len(keys),
             "follows": sum(r["follows"] for r in keys),
             "top1": _mean(r["follows"] for r in keys),
@@ -330,6 +354,15 @@ def key_summary(rows: list[dict]) -> list[dict]:
     return out
 
 
+def _guidance_label(summary: dict) -> str:
+    """The harmony column: the strength and cut (or off), and the profile scale w where the
+    model heard a pitch profile."""
+    s = summary
+    harmony = "off" if not s["strength"] else f"{s['strength']:g} @ ᾱ≤{s['cut']:g}"
+    scale = s.get("profile_scale", math.nan)
+    return harmony if scale != scale else f"{harmony}, profile w={scale:g}"
+
+
 def key_table(rows: list[dict]) -> str:
     """The key-following summary as markdown (empty when there are no key rows)."""
     summaries = key_summary(rows)
@@ -348,7 +381,7 @@ def key_table(rows: list[dict]) -> str:
         "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for s in summaries:
-        harmony = "off" if not s["strength"] else f"{s['strength']:g} @ ᾱ≤{s['cut']:g}"
+        harmony = _guidance_label(s)
         lines.append(
             f"| {s['extender']} | {s['sampler']} | {harmony} | {s['follows']:g}/{s['prompts']} "
             f"({f(s['top1'])}) | {f(s['top1_real'])} | {f(s['pitch_corr'])} "
@@ -368,7 +401,7 @@ def key_table(rows: list[dict]) -> str:
             "|---|---|---|---|---|---|",
         ]
         for s in paired:
-            harmony = "off" if not s["strength"] else f"{s['strength']:g} @ ᾱ≤{s['cut']:g}"
+            harmony = _guidance_label(s)
             late = [k[: -len("_mean")] for k in s if k.startswith("corr_") and k.endswith("_mean")]
             cells = ", ".join(f"{k[5:]} {f(s[k + '_mean'])} ({f(s[k + '_max'])})" for k in late)
             lines.append(
@@ -388,7 +421,7 @@ def key_table(rows: list[dict]) -> str:
             "|---|---|---|" + "---|" * count,
         ]
         for s in per_window:
-            harmony = "off" if not s["strength"] else f"{s['strength']:g} @ ᾱ≤{s['cut']:g}"
+            harmony = _guidance_label(s)
             cells = [
                 f"{f(s.get(f'top1_w{w}', math.nan))} ({f(s.get(f'top1_real_w{w}', math.nan))})"
                 for w in range(1, count + 1)
