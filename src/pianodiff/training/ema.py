@@ -8,6 +8,7 @@ useful after a few hundred steps instead of the ~1/(1 − decay) a fixed decay n
 from __future__ import annotations
 
 import copy
+import math
 
 import torch
 from torch import nn
@@ -45,7 +46,7 @@ class EMA(nn.Module):
         run's raw weights within a few dozen steps."""
         if self.warmup and self.decay > 0.1:
             # The first n with (1 + n) / (10 + n) >= decay.
-            n = int(torch.ceil(torch.tensor((10.0 * self.decay - 1.0) / (1.0 - self.decay))))
+            n = math.ceil((10.0 * self.decay - 1.0) / (1.0 - self.decay))
             self.num_updates.fill_(max(int(self.num_updates), n))
 
     @torch.no_grad()
