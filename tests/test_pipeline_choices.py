@@ -89,7 +89,7 @@ def test_bf16_auto_is_the_default_and_the_sidecar_records_a_cached_verdict(model
             "reason": f"measured: forced verdict {use}",
             "source": "cache",
         }
-        assert meta["preset"] == "draft" and meta["preset_sampler"] == "dpmpp_2m_sde9"
+        assert meta["preset"] == "draft" and meta["preset_sampler"] == "dpmpp_2m_sde6"
         assert meta["preset_sampler_used"] is False  # num_steps was set by hand
 
 

@@ -13,6 +13,7 @@ its levels (``diffusion/solvers/``; η-DDIM unless the config names another):
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -20,6 +21,7 @@ import torch
 
 from pianodiff.diffusion.schedule import NoiseSchedule
 from pianodiff.diffusion.solvers.ddim import ddim
+from pianodiff.diffusion.solvers.lower_order_final import LowerOrderFinal
 from pianodiff.diffusion.solvers.step import Solver, solver_name
 
 # DiffWave's published 6-step inference schedule for its T=50 models.
@@ -111,13 +113,36 @@ def fast_plan(
 
 
 def ddim_plan(
-    schedule: NoiseSchedule, num_steps: int = 20, eta: float = 0.0, solver: Solver = ddim
+    schedule: NoiseSchedule,
+    num_steps: int = 20,
+    eta: float = 0.0,
+    solver: Solver = ddim,
+    rho: float = 1.0,
+    lower_order_final: bool = False,
 ) -> SamplingPlan:
-    """An evenly spaced subsequence of ``num_steps`` training steps, ending at step T−1."""
+    """A subsequence of ``num_steps`` training steps from step 0 to step T−1.
+
+    Level i ∈ {0..S−1} (S = ``num_steps``, 0 the cleanest) visits the training step
+    round((T−1)·(i/(S−1))^ρ): ρ = 1 spaces the levels evenly (over a log-SNR schedule, evenly
+    in log-SNR), ρ > 1 spends more of them near clean audio, ρ < 1 near noise. Two levels on
+    one training step are an error, not a silently shorter plan. ``lower_order_final`` steps
+    onto the last noisy level at first order (``solvers/lower_order_final.py``).
+    """
+    top = schedule.num_steps - 1
     if not 1 <= num_steps <= schedule.num_steps:
         raise ValueError(f"ddim num_steps must be in 1..{schedule.num_steps}, got {num_steps}")
-    idx = torch.linspace(0, schedule.num_steps - 1, num_steps).round().long().unique()
+    if not (math.isfinite(rho) and rho > 0):
+        raise ValueError(f"ddim rho must be a number above 0 (1 = even spacing), got {rho}")
+    frac = torch.linspace(0, 1, num_steps, dtype=torch.float64) ** float(rho)
+    idx = (top * frac).round().long()
+    if len(idx.unique()) != len(idx):
+        raise ValueError(
+            f"ddim rho={rho:g} puts two of {num_steps} levels on one training step (steps "
+            f"{idx.tolist()}); use a rho nearer 1 or fewer num_steps"
+        )
     ab = torch.cat([torch.ones(1, dtype=torch.float64), schedule.alpha_bar[idx]])
     steps = torch.cat([torch.zeros(1, dtype=torch.float64), idx.double()])
     name = label("ddim", solver, len(idx))
+    if lower_order_final:
+        solver = LowerOrderFinal(solver, float(ab[1]))
     return SamplingPlan(ab, steps, eta=float(eta), name=name, solver=solver)

@@ -32,6 +32,7 @@ from pianodiff.measures.notes import note_measures
 from pianodiff.measures.tonality import tonality
 
 DEFAULT_STEPS = (5, 10, 20, 30, 50)
+FEW_CALLS = 10  # the most steps a few-call family (spaced toward noise) is run at
 # The sampler alone is judged by default: harmony guidance (on in generate by default) stays
 # off, as it was for every row measured before it was on, so that rows of any date compare.
 SAMPLER_ALONE_HARMONY = 0.0
@@ -70,8 +71,12 @@ class Point:
 
 def default_families(steps: Sequence[int] = DEFAULT_STEPS) -> list[Family]:
     """Every shipped sampler: ancestral DDPM, DDIM at η ∈ {0.5, 1}, DPM-Solver++(2M) and its
-    SDE variant at η ∈ {0.5, 1}, over ``steps`` where the count is free."""
+    SDE variant at η ∈ {0.5, 1}, over ``steps`` where the count is free, and the SDE variant
+    with levels spaced toward noise and a first-order final move (``dpmpp_2m_sde6``) over
+    the counts of ``steps`` up to ``FEW_CALLS``: a spacing for few calls, which at many calls
+    would put two levels on one training step."""
     s = tuple(steps)
+    few = tuple(n for n in s if n <= FEW_CALLS)
     return [
         Family("ddpm", "ddpm"),
         Family("fast", "fast"),
@@ -80,6 +85,7 @@ def default_families(steps: Sequence[int] = DEFAULT_STEPS) -> list[Family]:
         Family("dpmpp_2m", "dpmpp_2m", {}, s),
         Family("dpmpp_2m_sde η=0.5", "dpmpp_2m_sde", {"eta": 0.5}, s),
         Family("dpmpp_2m_sde η=1", "dpmpp_2m_sde", {"eta": 1.0}, s),
+        Family("dpmpp_2m_sde η=1 ρ=0.6 lof", "dpmpp_2m_sde6", {}, few),
     ]
 
 

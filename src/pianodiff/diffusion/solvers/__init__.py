@@ -9,6 +9,8 @@ inpainter's hooks, and reports the move to its per-step callback.
     ddim.py       the generalised DDIM/DDPM step with η (first order)
     dpmpp_2m.py   DPM-Solver++(2M), multistep second order in log-SNR
     dpmpp_2m_sde.py  its SDE form with η: the 2M correction plus fresh noise every move
+    lower_order_final.py  a multistep rule at first order on the move onto the last noisy
+                  level (a plan's ``lower_order_final``)
 
 Adding one: a new file here with a function of the same signature, and a
 ``conf/sampler/<name>.yaml`` whose plan node passes it as ``solver`` (docs/architecture.md).
