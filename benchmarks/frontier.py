@@ -4,6 +4,8 @@
     python -m benchmarks.frontier --samplers ddim,dpmpp_2m_sde --bf16   # a subset, in bf16
     python -m benchmarks.frontier --plot-only --out frontier-results      # redraw
     python -m benchmarks.frontier --from-rows a/rows.csv b/rows.csv --out merged  # merge
+    python -m benchmarks.frontier --families "dpmpp_2m_sde η=1 ρ=0.6 lof" --steps 6 \
+        --set rho=0.5 --set lower_order_final=false      # a family with other settings
 
 Every shipped sampler family (``evaluation.frontier.default_families``) over ``--steps``,
 each point on ``--seeds`` unconditional clips of a 5 s base window plus ``--seconds`` of
@@ -23,6 +25,7 @@ import csv
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from pianodiff.core.safe_writes import atomic_path
 
@@ -106,6 +109,32 @@ def report(out: Path, rows: list[dict], title: str, rtf: dict | None = None) -> 
     return table
 
 
+def parse_settings(items: Sequence[str]) -> dict[str, Any]:
+    """``KEY=VALUE`` strings as sampler settings, each value read as YAML (0.5, false, 6);
+    ValueError naming the item when one has no ``=`` or no key."""
+    import yaml
+
+    out: dict[str, Any] = {}
+    for item in items:
+        key, eq, value = item.partition("=")
+        if not eq or not key.strip():
+            raise ValueError(f"--set takes KEY=VALUE (e.g. rho=0.5), got {item!r}")
+        out[key.strip()] = yaml.safe_load(value)
+    return out
+
+
+def with_settings(families: list, settings: dict[str, Any]) -> list:
+    """``families`` with ``settings`` merged into their params, each label naming them."""
+    from dataclasses import replace
+
+    if not settings:
+        return families
+    note = ", ".join(f"{k}={v}" for k, v in settings.items())
+    return [
+        replace(f, label=f"{f.label} [{note}]", params={**f.params, **settings}) for f in families
+    ]
+
+
 def _harmony_of(row: dict) -> float:
     """The harmony strength a row ran with (rows from before it was recorded ran with 0)."""
     try:
@@ -120,6 +149,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--steps", default="5,10,20,30,50", help="step counts of free samplers")
     parser.add_argument("--samplers", default=None, help="only these conf/sampler options")
     parser.add_argument("--families", default=None, help="only these family labels (;-sep.)")
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="a sampler setting for every family run (e.g. rho=0.5); labels name it",
+    )
     parser.add_argument("--seconds", type=float, default=5.0, help="new seconds after the base")
     parser.add_argument("--bf16", action="store_true", help="the network under bf16 autocast")
     parser.add_argument(
@@ -154,6 +190,11 @@ def main(argv: list[str] | None = None) -> int:
         help="with --rtf: today's default's fp32 RTF from the same bench, drawn as a line",
     )
     args = parser.parse_args(argv)
+    try:
+        settings = parse_settings(args.set)
+    except ValueError as err:
+        print(f"frontier: {err}")
+        return 2
     rtf = None
     if args.rtf:
         try:
@@ -171,6 +212,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from pianodiff.api import Generator
     from pianodiff.evaluation.frontier import completed, default_families, points, run_point
+    from pianodiff.generation.configs import build_plan, generate_settings
     from pianodiff.generation.paths import resolve_checkpoint
     from pianodiff.measures.notes import model_path
 
@@ -209,7 +251,14 @@ def main(argv: list[str] | None = None) -> int:
     if args.families:
         keep = set(args.families.split(";"))
         families = [f for f in families if f.label in keep]
-    grid = points(families, max_steps=gen.model.schedule.num_steps)
+    grid = points(with_settings(families, settings), max_steps=gen.model.schedule.num_steps)
+    for point in grid:  # a bad setting is one line now, not a traceback an hour in
+        try:
+            generate_settings({"sampler": point.sampler}, {"sampler": point.params})
+            build_plan(point.sampler, gen.model.schedule, **point.params)
+        except Exception as err:  # noqa: BLE001  (omegaconf's key errors, the plan's checks)
+            print(f"frontier: {point.label}: {str(err).splitlines()[0]}")
+            return 2
     done = completed(rows)
     todo = [(p, s) for p in grid for s in range(args.seeds) if (p.label, s, args.bf16) not in done]
     print(f"{len(grid)} points x {args.seeds} seeds: {len(todo)} clips to go", flush=True)

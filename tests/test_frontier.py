@@ -132,3 +132,24 @@ def test_harmony_runs_what_a_user_hears_and_never_mixes_with_sampler_rows(tmp_pa
     assert bench.main(args) == 2  # harmony 0 into a folder of harmony-10 rows: refused
     assert "holds rows with harmony 10, not 0; give another --out" in capsys.readouterr().out
     assert len(bench.read_rows(out / "rows.csv")) == 1
+
+
+def test_a_family_runs_with_other_settings_and_a_bad_setting_is_one_line(tmp_path, capsys):
+    export = make_export(tmp_path / "tiny")  # T = 8
+    out = tmp_path / "out"
+    args = ["--checkpoint", str(export), "--out", str(out), "--seconds", "0.5", "--seeds", "1"]
+    args += ["--families", "dpmpp_2m_sde η=1 ρ=0.6 lof", "--steps", "4"]
+    for bad, says in [
+        ("rho", "--set takes KEY=VALUE (e.g. rho=0.5), got 'rho'"),
+        ("rhoo=1", "Key 'rhoo' is not in struct"),
+        ("rho=5", "ddim rho=5 puts two of 4 levels on one training step"),
+    ]:
+        assert bench.main([*args, "--set", bad]) == 2
+        printed = capsys.readouterr().out
+        assert says in printed and len(printed.strip().splitlines()) == 1, printed
+    assert not (out / "rows.csv").exists()
+    if unavailable_reason() is None:
+        assert bench.main([*args, "--set", "rho=0.5", "--set", "lower_order_final=false"]) == 0
+        (row,) = bench.read_rows(out / "rows.csv")
+        label = "dpmpp_2m_sde η=1 ρ=0.6 lof [rho=0.5, lower_order_final=False], 4 steps"
+        assert row["point"] == label and row["calls_per_window"] == "4.0"
