@@ -131,13 +131,20 @@ def ddim_plan(
     top = schedule.num_steps - 1
     if not 1 <= num_steps <= schedule.num_steps:
         raise ValueError(f"ddim num_steps must be in 1..{schedule.num_steps}, got {num_steps}")
-    if not (math.isfinite(rho) and rho > 0):
+    try:
+        power = float(rho)
+    except (TypeError, ValueError):
+        power = math.nan
+    if not (math.isfinite(power) and power > 0):
         raise ValueError(f"ddim rho must be a number above 0 (1 = even spacing), got {rho}")
-    frac = torch.linspace(0, 1, num_steps, dtype=torch.float64) ** float(rho)
-    idx = (top * frac).round().long()
+    if power == 1.0:  # even: the same levels as ever, ties at .5 included (float32 linspace)
+        position = torch.linspace(0, top, num_steps)
+    else:
+        position = top * torch.linspace(0, 1, num_steps, dtype=torch.float64) ** power
+    idx = position.round().long()
     if len(idx.unique()) != len(idx):
         raise ValueError(
-            f"ddim rho={rho:g} puts two of {num_steps} levels on one training step (steps "
+            f"ddim rho={power:g} puts two of {num_steps} levels on one training step (steps "
             f"{idx.tolist()}); use a rho nearer 1 or fewer num_steps"
         )
     ab = torch.cat([torch.ones(1, dtype=torch.float64), schedule.alpha_bar[idx]])
