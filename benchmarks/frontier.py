@@ -162,8 +162,8 @@ def main(argv: list[str] | None = None) -> int:
         "--harmony",
         type=float,
         default=0.0,
-        help="harmony guidance strength of the extension (0: the sampler alone; 10: generate's "
-        "default, what a user hears)",
+        help="harmony guidance strength of the extension (0: the sampler alone; generate's "
+        "harmony.strength, 15 as shipped, for what a user hears)",
     )
     parser.add_argument("--checkpoint", default=None, help="export folder (default: bundled)")
     parser.add_argument("--out", default="frontier-results", help="output folder")

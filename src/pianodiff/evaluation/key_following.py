@@ -354,10 +354,9 @@ def key_summary(rows: list[dict]) -> list[dict]:
     return out
 
 
-def _guidance_label(summary: dict) -> str:
-    """The harmony column: the strength and cut (or off), and the profile scale w where the
-    model heard a pitch profile."""
-    s = summary
+def _guidance_label(s: dict) -> str:
+    """The harmony column of summary ``s``: the strength and cut (or off), and the profile
+    scale w where the model heard a pitch profile."""
     harmony = "off" if not s["strength"] else f"{s['strength']:g} @ ᾱ≤{s['cut']:g}"
     scale = s.get("profile_scale", math.nan)
     return harmony if scale != scale else f"{harmony}, profile w={scale:g}"
