@@ -135,7 +135,9 @@ def test_step_projections_are_one_product_per_forward():
         net(*args)
     widths = [shape[-1] for _, _, shape in seen.calls]
     assert widths.count(layers * channels) == 1  # all layers' step terms at once
-    assert len(seen.calls) == 2 + 1 + 1 + 3 * layers - 1 + 2  # MLP, steps, in, layers, head
+    batch = args[0].shape[0]
+    per_item = 1 + 5 * layers - 1 + 2  # in; 3 taps + skip + residual per layer; head
+    assert len(seen.calls) == 2 + 1 + batch * per_item  # MLP, steps, then each item
 
 
 def test_changed_weights_are_seen_through_the_cache():

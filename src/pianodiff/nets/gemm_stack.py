@@ -22,12 +22,20 @@ Two paths compute the same function:
 - :func:`stack_forward_autograd`: plain differentiable ops, for training, for gradients
   through the net (guidance) and under ``torch.compile``;
 - :func:`stack_forward_inference`: no gradient; the GEMMs accumulate in place
-  (``addmm`` with ``out=``, which FlopCounterMode counts, unlike ``addmm_``); biases that
-  are constant over frames are carried as one vector and folded into the next layer's
-  step term; in fp32 and fp64, tanh(f) is computed as 2·σ(2f) − 1, so one sigmoid covers
-  both halves of the gate (the factor 2 folded into the cached weights): tanh is about
-  10× dearer than sigmoid on CPUs (bf16 calls tanh itself, see ``SIGMOID_TANH``).
-  Relative error against the convolutions ~1e-7 in fp32 (``tests/test_net_gemm.py``).
+  (``addmm`` with ``out=``, which FlopCounterMode counts, unlike ``addmm_``). It keeps the
+  residual stream between zero margins as wide as the largest dilation, so the three
+  shifted inputs of a kernel-3 conv are row-offset views of one buffer: the conv is three
+  accumulating products, (N, C) @ (C, 2C) each, with no shifted copies. What is constant
+  over frames never touches the stream: the step term and the stream's own bias enter
+  each conv as a bias vector (less each tap's part on the rows where that tap reads the
+  padding), and the skip biases are added once, in the head. The 1/√2 of every residual
+  update is folded into the weights: the buffer holds g_i = h_i·√2^i, which layer i's
+  taps read through a factor √½^i and its residual rows write through √2^i, so an update
+  is one accumulating product. In fp32, fp64 and bf16, tanh(f) is computed as
+  2·σ(2f) − 1, so one sigmoid covers both halves of the gate (the factor 2 folded into the
+  cached weights): tanh is 2.5–3× dearer than sigmoid on these CPUs (bf16's cost in
+  accuracy at ``SIGMOID_TANH``). Relative error against the convolutions ~1e-7 in fp32
+  (``tests/test_net_gemm.py``).
 
 A stack is any module with ``input_projection``, ``blocks`` (each with ``dilated_conv``,
 ``step_projection`` and ``output_projection``), ``skip_projection`` and
@@ -45,9 +53,12 @@ from torch import nn
 from torch.nn import functional as F
 
 ROOT_HALF = 1.0 / math.sqrt(2.0)
-# Dtypes whose inference path takes tanh(f) = 2σ(2f) − 1; in bf16 or fp16, σ near 1/2 keeps
-# too few bits for that difference, so they call tanh itself.
-SIGMOID_TANH = (torch.float32, torch.float64)
+ROOT_TWO = math.sqrt(2.0)
+# Dtypes whose inference path takes tanh(f) = 2σ(2f) − 1. In bf16, σ near 1/2 keeps few bits
+# for that difference: the bundled net's forward error against fp64 grows by ~7 % (6.7e-3 to
+# 7.2e-3, well inside bf16's own) for a forward ~10 % faster, as bf16 tanh is ~2.5× dearer
+# than bf16 sigmoid on CPUs. fp16 (GPU-only here, where tanh is cheap) calls tanh itself.
+SIGMOID_TANH = (torch.float32, torch.float64, torch.bfloat16)
 
 
 @dataclass(frozen=True)
@@ -77,6 +88,20 @@ class StackWeights:
     final_bias: torch.Tensor  # (C_out,)
     dilations: tuple[int, ...]
     filter_doubled: bool = False
+
+
+@dataclass(frozen=True)
+class StreamWeights:
+    """The inference path's per-layer matrices (L layers, C channels), in one dtype.
+
+    ``taps[i]`` (3·2C, C): the dilated conv's three taps, tap k's (2C, C) block at rows
+    k·2C, scaled by √½^i; ``residual[i]`` (C, C) and ``skip[i]`` (C, C): the output
+    projection's two halves, the residual one scaled by √2^i.
+    """
+
+    taps: list[torch.Tensor]
+    residual: list[torch.Tensor]
+    skip: list[torch.Tensor]
 
 
 def _matrix(conv: nn.Conv1d) -> torch.Tensor:
@@ -153,8 +178,8 @@ def compute_dtype(stack: nn.Module, x: torch.Tensor) -> torch.dtype:
     return dtype
 
 
-def cached_weights(stack: nn.Module, dtype: torch.dtype) -> StackWeights:
-    """The inference form of ``stack``'s weights in ``dtype``, kept until a parameter changes.
+def cached_weights(stack: nn.Module, dtype: torch.dtype) -> tuple[StackWeights, StreamWeights]:
+    """The inference forms of ``stack``'s weights in ``dtype``, kept until a parameter changes.
 
     The key is every parameter's storage and version counter, so an optimiser step,
     ``load_state_dict`` or ``.to()`` makes the next call rebuild it. Parameters without a
@@ -165,14 +190,20 @@ def cached_weights(stack: nn.Module, dtype: torch.dtype) -> StackWeights:
     try:
         key = (dtype, doubled, *((p.data_ptr(), p._version) for p in params))
     except RuntimeError:  # inference tensors track no version
-        return _contiguous(pack_weights(stack, dtype, scale_filter=doubled))
+        return _inference_form(stack, dtype)
     cache = stack.__dict__.setdefault("_gemm_weights", {})
     hit = cache.get(dtype)
     if hit is None or hit[0] != key:
         with torch.no_grad():
-            hit = (key, _contiguous(pack_weights(stack, dtype, scale_filter=doubled)))
+            hit = (key, _inference_form(stack, dtype))
         cache[dtype] = hit
     return hit[1]
+
+
+def _inference_form(stack: nn.Module, dtype: torch.dtype) -> tuple[StackWeights, StreamWeights]:
+    """Both weight forms the inference path reads, detached and contiguous."""
+    w = _contiguous(pack_weights(stack, dtype, scale_filter=dtype in SIGMOID_TANH))
+    return w, stream_weights(w)
 
 
 def stack_forward(stack: nn.Module, x: torch.Tensor, emb: torch.Tensor) -> torch.Tensor:
@@ -187,7 +218,7 @@ def stack_forward(stack: nn.Module, x: torch.Tensor, emb: torch.Tensor) -> torch
     if needs_grad or torch.compiler.is_compiling():
         return stack_forward_autograd(stack, x, emb)
     dtype = compute_dtype(stack, x)
-    return stack_forward_inference(cached_weights(stack, dtype), x.to(dtype), emb.to(dtype))
+    return stack_forward_inference(*cached_weights(stack, dtype), x.to(dtype), emb.to(dtype))
 
 
 def _shifted(y: torch.Tensor, d: int) -> torch.Tensor:
@@ -215,48 +246,78 @@ def stack_forward_autograd(stack: nn.Module, x: torch.Tensor, emb: torch.Tensor)
     return F.linear(h, w.final, w.final_bias)
 
 
-def stack_forward_inference(w: StackWeights, x: torch.Tensor, emb: torch.Tensor) -> torch.Tensor:
+def stream_weights(w: StackWeights) -> StreamWeights:
+    """The inference path's per-layer matrices, derived from ``w`` (same dtype).
+
+    Layer i reads the scaled stream g_i = h_i·√2^i, so its taps carry √½^i and its residual
+    rows √2^i (module docstring).
+    """
+    channels = w.input.shape[0]
+    taps, residual, skip = [], [], []
+    for i, dilated in enumerate(w.dilated):
+        # (2C, 3C) -> (2C, 3, C) -> (3, 2C, C) -> (3·2C, C): tap k's block at rows k·2C.
+        per_tap = dilated.view(2 * channels, 3, channels).transpose(0, 1)
+        taps.append((per_tap * ROOT_HALF**i).reshape(-1, channels).contiguous())
+        residual.append((w.output[i][:channels] * ROOT_TWO**i).contiguous())
+        skip.append(w.output[i][channels:].contiguous())
+    return StreamWeights(taps=taps, residual=residual, skip=skip)
+
+
+def stack_forward_inference(
+    w: StackWeights, stream: StreamWeights, x: torch.Tensor, emb: torch.Tensor
+) -> torch.Tensor:
     """x (B, N, C_in), emb (B, S), all in the weights' dtype -> (B, N, C_out); no autograd.
 
-    The residual stream h is kept without its bias, which is constant over frames: the
-    vector ``shift`` (C,) carries it into the next layer's step term. The skip sum likewise
-    gets the layers' skip biases once, at the end.
+    The step terms of every layer and item are one product; then each batch item runs on
+    its own (2-D products on views of one padded buffer, see the module docstring).
     """
-    batch, n, c_in = x.shape
     layers, channels = len(w.dilated), w.input.shape[0]
-    rows = batch * n
-    h = torch.addmm(w.input_bias, x.reshape(rows, c_in), w.input.t()).relu_()  # (B·N, C)
-    steps = torch.addmm(w.steps_bias, emb, w.steps.t()).view(batch, layers, channels)
-    shift = torch.zeros(channels, dtype=h.dtype, device=h.device)
-    shifted = torch.empty(batch, n, 3 * channels, dtype=h.dtype, device=h.device)
-    z = torch.empty(rows, 2 * channels, dtype=h.dtype, device=h.device)  # reused by layers
-    y = torch.empty(rows, channels, dtype=h.dtype, device=h.device)
-    left, mid, right = shifted.split(channels, dim=-1)
-    skip_sum = None
+    steps = torch.addmm(w.steps_bias, emb, w.steps.t()).view(-1, layers, channels)
+    return torch.cat([_item_forward(w, stream, x[b], steps[b]) for b in range(x.shape[0])])
+
+
+def _item_forward(
+    w: StackWeights, stream: StreamWeights, x: torch.Tensor, steps: torch.Tensor
+) -> torch.Tensor:
+    """One item: x (N, C_in), steps (L, C), the layers' step terms -> (1, N, C_out)."""
+    n, c_in = x.shape
+    layers, channels = len(w.dilated), w.input.shape[0]
+    margin = max(w.dilations)
+    # The scaled residual stream g (n, C) lives between zero margins, so the dilated conv's
+    # shifted inputs are row-offset views of one buffer: no copies, the padding for free.
+    padded = torch.zeros(n + 2 * margin, channels, dtype=x.dtype, device=x.device)
+    g = padded[margin : margin + n]
+    torch.addmm(w.input_bias, x, w.input.t(), out=g).relu_()
+    shift = torch.zeros(channels, dtype=x.dtype, device=x.device)  # h's bias, carried
+    skip_sum = torch.zeros(n, channels, dtype=x.dtype, device=x.device)
     skip_bias = torch.zeros_like(shift)
+    z = torch.empty(n, 2 * channels, dtype=x.dtype, device=x.device)  # reused by layers
+    y = torch.empty(n, channels, dtype=x.dtype, device=x.device)
     for i, d in enumerate(w.dilations):
-        torch.add(h.view(batch, n, channels), (steps[:, i] + shift).unsqueeze(1), out=mid)
-        keep = max(n - d, 0)
-        left[:, n - keep :].copy_(mid[:, :keep])
-        left[:, : n - keep].zero_()
-        right[:, :keep].copy_(mid[:, n - keep :])
-        right[:, keep:].zero_()
-        torch.addmm(w.dilated_bias[i], shifted.view(rows, 3 * channels), w.dilated[i].t(), out=z)
+        # The constant c = step term + h's bias enters as a bias, less each tap's part on
+        # the rows where that tap reads the zero padding.
+        c = (steps[i] + shift) * ROOT_TWO**i
+        per_tap = torch.mv(stream.taps[i], c).view(3, 2 * channels)
+        bias = w.dilated_bias[i] + per_tap.sum(0)
+        tap = stream.taps[i].view(3, 2 * channels, channels)
+        torch.addmm(bias, padded[margin - d : margin - d + n], tap[0].t(), out=z)
+        torch.addmm(z, g, tap[1].t(), out=z)
+        torch.addmm(z, padded[margin + d : margin + d + n], tap[2].t(), out=z)
+        edge = min(d, n)
+        z[:edge] -= per_tap[0]
+        z[n - edge :] -= per_tap[2]
         gate, filt = z[:, :channels], z[:, channels:]
         if w.filter_doubled:  # z = [gate, 2·filter]: σ(g)·tanh(f) = 2·σ(g)·σ(2f) − σ(g)
             z.sigmoid_()
             torch.addcmul(gate, gate, filt, value=2.0, out=y).sub_(gate, alpha=2.0)
         else:
             torch.mul(gate.sigmoid_(), filt.tanh_(), out=y)
-        res_w, skip_w = w.output[i][:channels].t(), w.output[i][channels:].t()
-        if skip_sum is None:
-            skip_sum = torch.mm(y, skip_w)
-        else:
-            torch.addmm(skip_sum, y, skip_w, out=skip_sum)
+        torch.addmm(skip_sum, y, stream.skip[i].t(), out=skip_sum)
         skip_bias += w.output_bias[i][channels:]
         if i + 1 < layers:  # the last layer's residual feeds nothing
-            torch.addmm(h, y, res_w, beta=ROOT_HALF, alpha=ROOT_HALF, out=h)
+            torch.addmm(g, y, stream.residual[i].t(), out=g)
             shift = (shift + w.output_bias[i][:channels]) * ROOT_HALF
-    skip_sum += skip_bias
-    out = torch.addmm(w.skip_bias, skip_sum, w.skip.t(), alpha=1.0 / math.sqrt(layers))
-    return torch.addmm(w.final_bias, out.relu_(), w.final.t()).view(batch, n, -1)
+    alpha = 1.0 / math.sqrt(layers)
+    head_bias = torch.addmv(w.skip_bias, w.skip, skip_bias, alpha=alpha)  # the skip biases
+    out = torch.addmm(head_bias, skip_sum, w.skip.t(), alpha=alpha)
+    return torch.addmm(w.final_bias, out.relu_(), w.final.t()).view(1, n, -1)
