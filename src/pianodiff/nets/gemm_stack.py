@@ -97,12 +97,18 @@ class StreamWeights:
 
     ``taps[i]`` (3·2C, C): the dilated conv's three taps, tap k's (2C, C) block at rows
     k·2C, scaled by √½^i; ``residual[i]`` (C, C) and ``skip[i]`` (C, C): the output
-    projection's two halves, the residual one scaled by √2^i.
+    projection's two halves, the residual one scaled by √2^i. Two bias terms depend on the
+    weights alone, so they are kept here rather than rebuilt every call: ``shifts`` (L, C),
+    the residual stream's bias where layer i reads it (the output biases carried through
+    the 1/√2 updates), and ``head_bias`` (C,), the skip head's bias with the layers' skip
+    biases folded through its projection.
     """
 
     taps: list[torch.Tensor]
     residual: list[torch.Tensor]
     skip: list[torch.Tensor]
+    shifts: torch.Tensor
+    head_bias: torch.Tensor
 
 
 def _matrix(conv: nn.Conv1d) -> torch.Tensor:
@@ -254,14 +260,26 @@ def stream_weights(w: StackWeights) -> StreamWeights:
     rows √2^i (module docstring).
     """
     channels = w.input.shape[0]
-    taps, residual, skip = [], [], []
+    taps, residual, skip, shifts = [], [], [], []
+    shift = torch.zeros_like(w.input_bias)  # the stream's bias: none after the input layer
+    skip_bias = torch.zeros_like(shift)
     for i, dilated in enumerate(w.dilated):
         # (2C, 3C) -> (2C, 3, C) -> (3, 2C, C) -> (3·2C, C): tap k's block at rows k·2C.
         per_tap = dilated.view(2 * channels, 3, channels).transpose(0, 1)
         taps.append((per_tap * ROOT_HALF**i).reshape(-1, channels).contiguous())
         residual.append((w.output[i][:channels] * ROOT_TWO**i).contiguous())
         skip.append(w.output[i][channels:].contiguous())
-    return StreamWeights(taps=taps, residual=residual, skip=skip)
+        shifts.append(shift)
+        shift = (shift + w.output_bias[i][:channels]) * ROOT_HALF
+        skip_bias = skip_bias + w.output_bias[i][channels:]
+    alpha = 1.0 / math.sqrt(len(w.dilated))
+    return StreamWeights(
+        taps=taps,
+        residual=residual,
+        skip=skip,
+        shifts=torch.stack(shifts),
+        head_bias=torch.addmv(w.skip_bias, w.skip, skip_bias, alpha=alpha),
+    )
 
 
 def stack_forward_inference(
@@ -289,15 +307,13 @@ def _item_forward(
     padded = torch.zeros(n + 2 * margin, channels, dtype=x.dtype, device=x.device)
     g = padded[margin : margin + n]
     torch.addmm(w.input_bias, x, w.input.t(), out=g).relu_()
-    shift = torch.zeros(channels, dtype=x.dtype, device=x.device)  # h's bias, carried
     skip_sum = torch.zeros(n, channels, dtype=x.dtype, device=x.device)
-    skip_bias = torch.zeros_like(shift)
     z = torch.empty(n, 2 * channels, dtype=x.dtype, device=x.device)  # reused by layers
     y = torch.empty(n, channels, dtype=x.dtype, device=x.device)
     for i, d in enumerate(w.dilations):
         # The constant c = step term + h's bias enters as a bias, less each tap's part on
         # the rows where that tap reads the zero padding.
-        c = (steps[i] + shift) * ROOT_TWO**i
+        c = (steps[i] + stream.shifts[i]) * ROOT_TWO**i
         per_tap = torch.mv(stream.taps[i], c).view(3, 2 * channels)
         bias = w.dilated_bias[i] + per_tap.sum(0)
         tap = stream.taps[i].view(3, 2 * channels, channels)
@@ -314,11 +330,7 @@ def _item_forward(
         else:
             torch.mul(gate.sigmoid_(), filt.tanh_(), out=y)
         torch.addmm(skip_sum, y, stream.skip[i].t(), out=skip_sum)
-        skip_bias += w.output_bias[i][channels:]
         if i + 1 < layers:  # the last layer's residual feeds nothing
             torch.addmm(g, y, stream.residual[i].t(), out=g)
-            shift = (shift + w.output_bias[i][:channels]) * ROOT_HALF
-    alpha = 1.0 / math.sqrt(layers)
-    head_bias = torch.addmv(w.skip_bias, w.skip, skip_bias, alpha=alpha)  # the skip biases
-    out = torch.addmm(head_bias, skip_sum, w.skip.t(), alpha=alpha)
+    out = torch.addmm(stream.head_bias, skip_sum, w.skip.t(), alpha=1.0 / math.sqrt(layers))
     return torch.addmm(w.final_bias, out.relu_(), w.final.t()).view(1, n, -1)
