@@ -9,6 +9,7 @@ its levels (``diffusion/solvers/``; η-DDIM unless the config names another):
     fast   DiffWave's fast schedule: a few inference βs mapped onto fractional training
            steps (Kong et al. 2020, §4), η = 1
     ddim   an evenly spaced subsequence of training steps, η by config (Song et al. 2021)
+    restart  a listed few levels for a distilled student's restart walk
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ import torch
 from pianodiff.diffusion.schedule import NoiseSchedule
 from pianodiff.diffusion.solvers.ddim import ddim
 from pianodiff.diffusion.solvers.lower_order_final import LowerOrderFinal
+from pianodiff.diffusion.solvers.restart import restart
 from pianodiff.diffusion.solvers.step import Solver, solver_name
 
 # DiffWave's published 6-step inference schedule for its T=50 models.
@@ -153,3 +155,35 @@ def ddim_plan(
     if lower_order_final:
         solver = LowerOrderFinal(solver, float(ab[1]))
     return SamplingPlan(ab, steps, eta=float(eta), name=name, solver=solver)
+
+
+def restart_plan(
+    schedule: NoiseSchedule,
+    steps: Sequence[int] = (19, 28, 36, 40, 45, 49),
+    steps_of: int = 50,
+    solver: Solver = restart,
+) -> SamplingPlan:
+    """One level per listed training step of a ``steps_of``-step schedule, for the restart walk
+    of a distilled student (``solvers/restart.py``).
+
+    On a schedule with another T the listed steps keep their place in the step range: step s
+    becomes the fractional step s·(T−1)/(steps_of−1), its ᾱ interpolated linearly in √ᾱ
+    between the neighbouring training steps (the inverse of ``fractional_step``). On a
+    ``steps_of``-step schedule they are the training steps themselves.
+    """
+    listed = sorted(int(s) for s in steps)
+    if not listed or len(set(listed)) != len(listed) or listed[0] < 0 or listed[-1] >= steps_of:
+        raise ValueError(
+            f"restart steps must be distinct training steps in 0..{steps_of - 1}, got {list(steps)}"
+        )
+    top = schedule.num_steps - 1
+    position = torch.tensor(listed, dtype=torch.float64) * top / (steps_of - 1)
+    low = position.floor().long().clamp(max=top)
+    high = (low + 1).clamp(max=top)
+    root = schedule.alpha_bar.double().sqrt()
+    frac = position - low.double()
+    ab = ((1 - frac) * root[low] + frac * root[high]) ** 2
+    alpha_bar = torch.cat([torch.ones(1, dtype=torch.float64), ab])
+    net_steps = torch.cat([torch.zeros(1, dtype=torch.float64), position])
+    return SamplingPlan(alpha_bar, net_steps, eta=1.0, name=label("restart", solver, len(listed)),
+                        solver=solver)  # fmt: skip

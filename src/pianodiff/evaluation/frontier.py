@@ -74,7 +74,8 @@ def default_families(steps: Sequence[int] = DEFAULT_STEPS) -> list[Family]:
     SDE variant at η ∈ {0.5, 1}, over ``steps`` where the count is free, and the SDE variant
     with levels spaced toward noise and a first-order final move (``dpmpp_2m_sde6``) over
     the counts of ``steps`` up to ``FEW_CALLS``: a spacing for few calls, which at many calls
-    would put two levels on one training step."""
+    would put two levels on one training step; and the restart walk of a distilled student
+    (``restart6``, fixed at 6 calls; meant for ``checkpoints/piano14-ctx-restart``)."""
     s = tuple(steps)
     few = tuple(n for n in s if n <= FEW_CALLS)
     return [
@@ -86,6 +87,7 @@ def default_families(steps: Sequence[int] = DEFAULT_STEPS) -> list[Family]:
         Family("dpmpp_2m_sde η=0.5", "dpmpp_2m_sde", {"eta": 0.5}, s),
         Family("dpmpp_2m_sde η=1", "dpmpp_2m_sde", {"eta": 1.0}, s),
         Family("dpmpp_2m_sde η=1 ρ=0.6 lof", "dpmpp_2m_sde6", {}, few),
+        Family("restart6", "restart6"),
     ]
 
 

@@ -11,6 +11,7 @@ inpainter's hooks, and reports the move to its per-step callback.
     dpmpp_2m_sde.py  its SDE form with η: the 2M correction plus fresh noise every move
     lower_order_final.py  a multistep rule at first order on the move onto the last noisy
                   level (a plan's ``lower_order_final``)
+    restart.py    x̂0, then fresh noise at the next level: the walk of a distilled student
 
 Adding one: a new file here with a function of the same signature, and a
 ``conf/sampler/<name>.yaml`` whose plan node passes it as ``solver`` (docs/architecture.md).
