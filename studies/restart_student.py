@@ -43,12 +43,14 @@ import copy
 import os
 import random
 import statistics
+import sys
 import time
 from pathlib import Path
 
 import torch
 
 from pianodiff.checkpoint.export import LoadedModel, load_export
+from pianodiff.core.errors import USER_ERRORS
 from pianodiff.core.safe_writes import atomic_path
 from pianodiff.diffusion.context import InpaintContext
 from pianodiff.diffusion.denoiser import Denoiser
@@ -403,12 +405,17 @@ def parser() -> argparse.ArgumentParser:
     return p
 
 
-def main(argv: list[str] | None = None) -> None:
+def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     os.environ.setdefault("WANDB_MODE", "offline")
     commands = {"ideal": cmd_ideal, "pairs": cmd_pairs, "train": cmd_train, "judge": cmd_judge}
-    {**commands, "export": cmd_export}[args.command](args)
+    try:
+        {**commands, "export": cmd_export}[args.command](args)
+    except USER_ERRORS as err:  # a missing or hostile export, an export already there, ...
+        print(f"error: {err}", file=sys.stderr)
+        return 1
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(main())

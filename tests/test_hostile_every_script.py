@@ -29,6 +29,7 @@ COMMANDS: dict[str, list[str]] = {
     "studies/continuation_picture.py": ["draw", "{path}", "--out", "{out}/picture.png"],
     "studies/lever_study.py": ["launch", "--init", "{path}", "--root", "{out}/levers"],
     "studies/net_study.py": ["a={path}", "--out", "{out}/table.md"],
+    "studies/restart_student.py": ["pairs", "--checkpoint", "{path}", "--out", "{out}/pairs"],
     "studies/spectrogram_panel.py": ["a={path}", "--out", "{out}/panel.png"],
     "studies/training_report.py": ["--run", "{path}", "--export", "{path}", "--out", "{out}"],
 }
