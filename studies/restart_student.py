@@ -48,14 +48,15 @@ import time
 from pathlib import Path
 
 import torch
+from omegaconf import OmegaConf
+from safetensors.torch import load_file, save_file
 
-from pianodiff.checkpoint.export import LoadedModel, load_export
+from pianodiff.checkpoint.export import LoadedModel, export_model, load_export
 from pianodiff.core.errors import USER_ERRORS
 from pianodiff.core.safe_writes import atomic_path
 from pianodiff.diffusion.context import InpaintContext
 from pianodiff.diffusion.denoiser import Denoiser
-from pianodiff.diffusion.plan import SamplingPlan, ddim_plan, ddpm_plan
-from pianodiff.diffusion.plan import restart_plan as plan_of_levels
+from pianodiff.diffusion.plan import SamplingPlan, ddim_plan, ddpm_plan, restart_plan
 from pianodiff.diffusion.sampler import sample
 from pianodiff.diffusion.solvers.dpmpp_2m import dpmpp_2m
 from pianodiff.diffusion.solvers.dpmpp_2m_sde import dpmpp_2m_sde
@@ -68,10 +69,10 @@ BUNDLED = "checkpoints/piano14-ctx"
 LEVELS = (19, 28, 36, 49)  # training steps of the walk; the noisiest is where it starts
 
 
-def restart_plan(model: LoadedModel, levels: tuple[int, ...] = LEVELS) -> SamplingPlan:
+def student_walk(model: LoadedModel, levels: tuple[int, ...] = LEVELS) -> SamplingPlan:
     """The student's walk over the model's schedule: one call at each training step of
     ``levels`` (the product's ``restart_plan``; ``conf/sampler/restart6`` ships one)."""
-    return plan_of_levels(model.schedule, levels, steps_of=model.schedule.num_steps)
+    return restart_plan(model.schedule, levels, steps_of=model.schedule.num_steps)
 
 
 class TeacherRestarts(Replacement):
@@ -283,19 +284,15 @@ def cmd_train(args) -> None:
             }
             with atomic_path(state_path) as tmp:
                 torch.save(state, tmp)
-            from safetensors.torch import save_file
-
             with atomic_path(run / f"ema_{step}.safetensors") as tmp:
                 save_file({k: v.contiguous() for k, v in ema.state_dict().items()}, str(tmp))
 
 
 def cmd_judge(args) -> None:
-    from safetensors.torch import load_file
-
     model, denoiser = teacher(args)
     own = {k: v.clone() for k, v in model.net.state_dict().items()}
     length, sr = int(args.seconds * model.sample_rate), model.sample_rate
-    walk = restart_plan(model, tuple(args.levels))
+    walk = student_walk(model, tuple(args.levels))
     print("| what | calls | note frames (min–max) | hiss floor | local flatness | wall |")
     print("| --- | --- | --- | --- | --- | --- |")
     runs: list[tuple[str, SamplingPlan, dict | None]] = []
@@ -318,11 +315,6 @@ def cmd_judge(args) -> None:
 
 
 def cmd_export(args) -> None:
-    from omegaconf import OmegaConf
-    from safetensors.torch import load_file
-
-    from pianodiff.checkpoint.export import export_model
-
     model = load_export(args.checkpoint)
     config = OmegaConf.to_container(model.config, resolve=True)
     levels = ", ".join(map(str, sorted(args.levels)))

@@ -4,6 +4,7 @@ judge, each end to end on real files."""
 from __future__ import annotations
 
 import torch
+from safetensors.torch import load_file, save_file
 from test_generate import make_export as tiny_export
 
 from pianodiff.checkpoint.export import load_export
@@ -23,7 +24,7 @@ def test_the_ideal_walk_restarts_at_each_level_and_counts_its_calls(tmp_path):
     walk = walker.walk(plan)
     check_walk(walk, plan.num_levels)
     assert walker.nfe(plan) == 8 + 6 + 4 + 2
-    assert study.restart_plan(model, (1, 3, 5, 7)).net_steps.tolist() == [0.0, 1.0, 3.0, 5.0, 7.0]
+    assert study.student_walk(model, (1, 3, 5, 7)).net_steps.tolist() == [0.0, 1.0, 3.0, 5.0, 7.0]
 
 
 def test_pairs_keep_the_levels_of_one_ode_path_and_its_end(tmp_path):
@@ -67,8 +68,6 @@ def test_training_fits_the_pairs_saves_and_resumes(tmp_path, capsys):
             total += float(((x - (1 - ab) ** 0.5 * eps) / ab**0.5 - path["x0"]).pow(2).mean())
         return total
 
-    from safetensors.torch import load_file
-
     assert error(load_file(run / "ema_40.safetensors")) < 0.5 * error(None)
     capsys.readouterr()
     study.main([*train, "--steps", "42"])
@@ -82,8 +81,6 @@ def test_judge_and_ideal_print_a_row_each(tmp_path, capsys):
     common = ["--checkpoint", str(export), "--levels", LEVELS, "--seconds", "1.0", "--fp32",
               "--seeds", "1", "--threads", "1"]  # fmt: skip
     weights = tmp_path / "w.safetensors"
-    from safetensors.torch import save_file
-
     save_file(dict(load_export(export).net.state_dict()), str(weights))
     study.main(["judge", *common, "--teacher", "--weights", str(weights)])
     study.main(["ideal", *common])

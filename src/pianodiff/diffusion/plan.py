@@ -178,12 +178,12 @@ def restart_plan(
         )
     top = schedule.num_steps - 1
     position = torch.tensor(listed, dtype=torch.float64) * top / (steps_of - 1)
-    low = position.floor().long().clamp(max=top)
+    low = position.floor().long()  # position <= top, so low <= top
     high = (low + 1).clamp(max=top)
     root = schedule.alpha_bar.double().sqrt()
     frac = position - low.double()
     ab = ((1 - frac) * root[low] + frac * root[high]) ** 2
     alpha_bar = torch.cat([torch.ones(1, dtype=torch.float64), ab])
     net_steps = torch.cat([torch.zeros(1, dtype=torch.float64), position])
-    return SamplingPlan(alpha_bar, net_steps, eta=1.0, name=label("restart", solver, len(listed)),
-                        solver=solver)  # fmt: skip
+    name = label("restart", solver, len(listed))
+    return SamplingPlan(alpha_bar, net_steps, eta=1.0, name=name, solver=solver)

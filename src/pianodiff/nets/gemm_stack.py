@@ -193,9 +193,8 @@ def cached_weights(stack: nn.Module, dtype: torch.dtype) -> tuple[StackWeights, 
     version counter (made under inference mode) are packed afresh on every call.
     """
     params = list(stack.parameters())
-    doubled = dtype in SIGMOID_TANH
     try:
-        key = (dtype, doubled, *((p.data_ptr(), p._version) for p in params))
+        key = (dtype, *((p.data_ptr(), p._version) for p in params))
     except RuntimeError:  # inference tensors track no version
         return _inference_form(stack, dtype)
     cache = stack.__dict__.setdefault("_gemm_weights", {})
