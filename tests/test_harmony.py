@@ -2,8 +2,8 @@
 
 On a toy denoiser (the tiny DiffWave with random output weights, whose estimates are noise):
 strength 0 changes nothing, bit for bit; a positive strength moves the new audio's profile
-toward the target and leaves the known audio alone; the windowed engine aims at the whole
-prompt, not only the window's context.
+toward the target and leaves the known audio alone; the push fades in away from the known
+audio; the windowed engine aims at the whole prompt, not only the window's context.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from pianodiff.generation.configs import build_extender
 from pianodiff.generation.engine import WindowedGenerator, prompt_tail_seconds
 from pianodiff.generation.geometry import Geometry
 from pianodiff.generation.pipeline import request_from_config
-from pianodiff.inpaint.harmony import Harmony, HarmonyError, HarmonyGuide
+from pianodiff.inpaint.harmony import Harmony, HarmonyError, HarmonyGuide, fade_in_from_known
 from pianodiff.measures.pitch_profile import fold_to_classes, pitch_profile
 
 SR = 22050
@@ -107,6 +107,39 @@ def test_the_guide_acts_only_up_to_its_cut(denoiser):
             assert float((moved - x0).norm()) == pytest.approx(0.25 * float(x0.norm()), rel=1e-4)
 
 
+def test_the_fade_in_rises_linearly_away_from_known_audio_on_either_side():
+    new = torch.ones(1, 20)
+    new[0, 8:12] = 0.0  # known audio in the middle
+    weight = fade_in_from_known(new, 4)[0]
+    assert weight[8:12].eq(0).all()
+    assert weight[12:16].tolist() == pytest.approx([0.25, 0.5, 0.75, 1.0])
+    assert weight[4:8].tolist() == pytest.approx([1.0, 0.75, 0.5, 0.25])
+    assert weight[:4].eq(1).all() and weight[16:].eq(1).all()
+    # past the window's edges counts as new: no known audio, no fade
+    assert fade_in_from_known(torch.ones(2, 10), 4).eq(1).all()
+    assert torch.equal(fade_in_from_known(new, 0), new)
+
+
+def test_the_push_fades_in_after_the_known_audio_over_its_taper():
+    plan = ddim_plan(SCHEDULE, 8)
+    mask = torch.zeros(1, LENGTH)
+    mask[:, :KNOWN] = 1.0
+    ctx = InpaintContext(torch.zeros(1, LENGTH), mask, plan)
+    level = plan.num_levels  # the noisiest level: the guide acts there (ᾱ <= 0.8)
+    x0 = 0.1 * torch.randn(1, LENGTH, generator=torch.Generator().manual_seed(0))
+    taper = 0.1
+    sharp = HarmonyGuide(target(), strength=5.0, cut=0.8, taper=0.0)(x0, level, ctx) - x0
+    soft = HarmonyGuide(target(), strength=5.0, cut=0.8, taper=taper)(x0, level, ctx) - x0
+    ramp_end = KNOWN + round(taper * SR)
+    assert soft[:, :KNOWN].eq(0).all() and sharp[:, :KNOWN].eq(0).all()
+    assert torch.allclose(soft[:, ramp_end:], sharp[:, ramp_end:])  # full size past the taper
+    ratio = soft[:, KNOWN:ramp_end] / sharp[:, KNOWN:ramp_end]
+    ratio = ratio[sharp[:, KNOWN:ramp_end].abs() > 1e-6]
+    assert float(ratio.min()) >= 0.0 and float(ratio.max()) <= 1.0 + 1e-5
+    first = soft[:, KNOWN : KNOWN + 50].abs().sum() / sharp[:, KNOWN : KNOWN + 50].abs().sum()
+    assert float(first) < 0.05  # next to the seam the push is a small fraction of its size
+
+
 def test_inference_mode_is_refused_in_one_line(denoiser):
     guide = HarmonyGuide(target(), strength=1.0, cut=1.0)
     plan = ddim_plan(SCHEDULE, 2)
@@ -123,6 +156,8 @@ def test_inference_mode_is_refused_in_one_line(denoiser):
         ({"cut": 0.0}, "harmony.cut"),
         ({"cut": 1.5}, "harmony.cut"),
         ({"source": "window"}, "harmony.source"),
+        ({"taper": -0.1}, "harmony.taper"),
+        ({"taper": float("inf")}, "harmony.taper"),
     ],
 )
 def test_bad_settings_name_the_setting(kwargs, match):
@@ -163,7 +198,12 @@ def test_the_whole_prompt_is_read_when_harmony_is_on():
     geometry = Geometry()
     assert prompt_tail_seconds(geometry) == prompt_tail_seconds(geometry, Harmony(0.0)) > 0
     assert prompt_tail_seconds(geometry, Harmony(strength=5.0)) is None
-    assert Harmony(strength=5.0).record() == {"strength": 5.0, "cut": 0.8, "source": "prompt"}
+    assert Harmony(strength=5.0).record() == {
+        "strength": 5.0,
+        "cut": 0.8,
+        "source": "prompt",
+        "taper": 0.2,
+    }
 
 
 def test_generate_config_threads_harmony_into_the_request():
@@ -184,5 +224,10 @@ def test_the_api_runs_and_records_harmony(tmp_path):
     off, _ = gen.extend(prompt, 0.4, settings={**settings, "harmony.strength": 0}, **kwargs)
     assert gen.last_run.choices()["harmony"]["strength"] == 0.0
     on, _ = gen.extend(prompt, 0.4, settings={**settings, "harmony.strength": 10}, **kwargs)
-    assert gen.last_run.choices()["harmony"] == {"strength": 10.0, "cut": 0.8, "source": "prompt"}
+    assert gen.last_run.choices()["harmony"] == {
+        "strength": 10.0,
+        "cut": 0.8,
+        "source": "prompt",
+        "taper": 0.2,
+    }
     assert on.shape == off.shape and not torch.allclose(on, off)
