@@ -211,7 +211,13 @@ def main(argv: list[str] | None = None) -> int:
     import torch
 
     from pianodiff.api import Generator
-    from pianodiff.evaluation.frontier import completed, default_families, points, run_point
+    from pianodiff.evaluation.frontier import (
+        completed,
+        default_families,
+        points,
+        run_point,
+        runnable,
+    )
     from pianodiff.generation.configs import build_plan, generate_settings
     from pianodiff.generation.paths import resolve_checkpoint
     from pianodiff.measures.notes import model_path
@@ -251,6 +257,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.families:
         keep = set(args.families.split(";"))
         families = [f for f in families if f.label in keep]
+    families = runnable(families, gen.model)  # restart walks need a distilled student
     grid = points(with_settings(families, settings), max_steps=gen.model.schedule.num_steps)
     for point in grid:  # a bad setting is one line now, not a traceback an hour in
         try:

@@ -11,7 +11,9 @@ In one run, with the bundled model on the CPU (or the first CUDA card):
    a ratio of 1 means the forward runs as fast as a large matmul would;
 3. what ``bf16: auto`` decides here (``generation/precision.py``'s measurement and rule);
 4. the real-time factor (wall seconds per second of new audio) of every preset
-   (``conf/preset/``) in fp32 and in bf16, for 30 s of new audio after the base window
+   (``conf/preset/``, run as ``preset=``: the draft runs the model's restart student, or its
+   fallback sampler on a model without one; each row names the plan that ran) in fp32 and
+   in bf16, for 30 s of new audio after the base window
    (8 s with --quick, and the rows say so), each against today's default in fp32 —
    ``sampler=dpmpp_2m bf16=false compile=false`` — timed in the same run (ratio = time /
    that baseline's time). The generations run round-robin, ``ROUNDS`` times, every other
@@ -127,30 +129,38 @@ def forward_seconds(net: torch.nn.Module, device: torch.device, repeats: int) ->
     return {bf16: statistics.median(t) for bf16, t in times.items()}
 
 
-def generation_rtf(model, device, sampler: str, bf16: bool, seconds: float) -> float:
-    """Wall seconds per second of new audio: a base window, then ``seconds`` of extension,
-    through the one pipeline (the Python API), seed 0."""
+def generation_rtf(model, device, choice: dict, bf16: bool, seconds: float):
+    """Wall seconds per second of new audio, and the plan that ran (name, levels): a base
+    window, then
+    ``seconds`` of extension, through the one pipeline (the Python API), seed 0. ``choice``
+    is ``{"preset": name}`` (its sampler, or its fallback on a model that cannot run it) or
+    ``{"sampler": option}``."""
     from pianodiff.api import Generator
 
     gen = Generator(model, device, bf16=bf16)
     start = time.perf_counter()
-    gen.generate(seconds, sampler=sampler, seed=0, geometry=GEOMETRY)
-    return (time.perf_counter() - start) / seconds
+    gen.generate(seconds, seed=0, geometry=GEOMETRY, **choice)
+    wall = time.perf_counter() - start
+    assert gen.last_run is not None
+    plan = gen.last_run.plan
+    return wall / seconds, (plan.name, plan.num_levels)
 
 
-Setting = tuple[str, str, bool]  # (label, conf/sampler option, bf16)
+Setting = tuple[str, str, bool]  # (label, "preset" or "sampler", bf16); the label names it
 
 
 def round_robin(model, device, settings: list[Setting], seconds: float, rounds: int):
-    """Median RTF of every setting over ``rounds`` passes; every other pass runs in reverse
-    order, so a slow spell of a shared machine is shared by all settings."""
+    """Median RTF of every setting over ``rounds`` passes, and the plan each ran; every other
+    pass runs in reverse order, so a slow spell of a shared machine is shared by all."""
     times: dict[Setting, list[float]] = {s: [] for s in settings}
+    plans: dict[Setting, tuple[str, int]] = {}
     for r in range(rounds):
         for setting in settings if r % 2 == 0 else settings[::-1]:
-            _, sampler, bf16 = setting
-            times[setting].append(generation_rtf(model, device, sampler, bf16, seconds))
-            print(f"  round {r + 1}/{rounds} {setting}: RTF {times[setting][-1]:.3f}", flush=True)
-    return {s: statistics.median(t) for s, t in times.items()}
+            name, kind, bf16 = setting
+            rtf, plans[setting] = generation_rtf(model, device, {kind: name}, bf16, seconds)
+            times[setting].append(rtf)
+            print(f"  round {r + 1}/{rounds} {setting}: RTF {rtf:.3f}", flush=True)
+    return {s: statistics.median(t) for s, t in times.items()}, plans
 
 
 def per_call_fit(calls: list[float], rtfs: list[float]) -> tuple[float, float]:
@@ -168,11 +178,10 @@ def per_call_fit(calls: list[float], rtfs: list[float]) -> tuple[float, float]:
 def main(quick: bool = False) -> list[dict]:
     from pianodiff.checkpoint.export import load_export
     from pianodiff.conf import group_choices
-    from pianodiff.generation.configs import build_plan, generate_settings
+    from pianodiff.generation.configs import generate_settings
     from pianodiff.generation.errors import GenerationError
     from pianodiff.generation.paths import resolve_checkpoint
     from pianodiff.generation.precision import measure_bf16, verdict
-    from pianodiff.generation.presets import resolve_preset
 
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     try:
@@ -225,16 +234,16 @@ def main(quick: bool = False) -> list[dict]:
             "rel_error": m.rel_error,
         }
     )
-    for bf16 in (False, True):  # warm-up of both paths
-        generation_rtf(model, device, BASELINE_SAMPLER, bf16, min(1.0, seconds))
-    baseline: Setting = ("today's default", BASELINE_SAMPLER, False)
+    for bf16 in (False, True):  # warm-up of both paths (and of a restart student's)
+        for preset in group_choices("preset"):
+            generation_rtf(model, device, {"preset": preset}, bf16, min(1.0, seconds))
+    baseline: Setting = (BASELINE_SAMPLER, "sampler", False)
     settings = [baseline]
     for preset in group_choices("preset"):
-        sampler = resolve_preset(preset).sampler
-        settings += [(preset, sampler, False), (preset, sampler, True)]
+        settings += [(preset, "preset", False), (preset, "preset", True)]
     rounds = QUICK_ROUNDS if quick else FULL_ROUNDS
     harmony = float(generate_settings().harmony.strength)
-    rtf = round_robin(model, device, settings, seconds, rounds)
+    rtf, plans = round_robin(model, device, settings, seconds, rounds)
     base = rtf[baseline]
     label = f"{seconds:g} s new{' (--quick: shorter than 30 s)' if quick else ''}"
     rows.append(
@@ -249,11 +258,11 @@ def main(quick: bool = False) -> list[dict]:
         }
     )
     for setting in settings[1:]:
-        preset, sampler, bf16 = setting
+        preset, _, bf16 = setting
         auto = " (what bf16: auto runs here)" if bf16 == use else ""
         rows.append(
             {
-                "name": f"RTF, {label}/preset={preset} ({sampler}), "
+                "name": f"RTF, {label}/preset={preset} ({plans[setting][0]}), "
                 f"{'bf16' if bf16 else 'fp32'}{auto}",
                 "value": rtf[setting],
                 "baseline": base,
@@ -262,7 +271,7 @@ def main(quick: bool = False) -> list[dict]:
             }
         )
         print(f"  {rows[-1]['name']}: RTF {rtf[setting]:.3f}, x{rtf[setting] / base:.2f}")
-    calls = {s: float(build_plan(s[1], model.schedule).num_levels) for s in settings}
+    calls = {s: float(plans[s][1]) for s in settings}
     bf16_points = [(calls[s], rtf[s]) for s in settings[1:] if s[2]]
     if len({c for c, _ in bf16_points}) > 1:
         offset, per_call = per_call_fit(*map(list, zip(*bf16_points, strict=True)))

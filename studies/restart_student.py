@@ -31,7 +31,7 @@ calls, which corrects the errors of the earlier calls. The study has four comman
     python -m studies.restart_student judge --seeds 8 --teacher --standard \
         --weights outputs/restart/run/ema_2000.safetensors
     python -m studies.restart_student export --weights outputs/restart/run/ema_2000.safetensors \
-        --out checkpoints/piano14-ctx-restart --steps 2000 --cpu-hours 2.3
+        --out checkpoints/piano14-ctx/restart_student --steps 2000 --cpu-hours 2.3
 
 Results and their reading: docs/generation.md, "Fewer calls by distillation".
 """
@@ -52,6 +52,7 @@ from omegaconf import OmegaConf
 from safetensors.torch import load_file, save_file
 
 from pianodiff.checkpoint.export import LoadedModel, export_model, load_export
+from pianodiff.core.audio import read_audio
 from pianodiff.core.errors import USER_ERRORS
 from pianodiff.core.safe_writes import atomic_path
 from pianodiff.diffusion.context import InpaintContext
@@ -60,6 +61,8 @@ from pianodiff.diffusion.plan import SamplingPlan, ddim_plan, ddpm_plan, restart
 from pianodiff.diffusion.sampler import sample
 from pianodiff.diffusion.solvers.dpmpp_2m import dpmpp_2m
 from pianodiff.diffusion.solvers.dpmpp_2m_sde import dpmpp_2m_sde
+from pianodiff.generation.students import DISTILLED_FOR
+from pianodiff.inpaint.interpolation import Interpolation
 from pianodiff.inpaint.replacement import Replacement
 from pianodiff.measures.hiss import hiss_floor
 from pianodiff.measures.notes import note_measures
@@ -91,18 +94,43 @@ class TeacherRestarts(Replacement):
         return walk
 
 
-def clip(denoiser: Denoiser, plan: SamplingPlan, seed: int, length: int, inpainter=None, keep=()):
-    """One unconditional window (length,) and the sample at each plan level in ``keep``."""
+def clip(
+    denoiser: Denoiser,
+    plan: SamplingPlan,
+    seed: int,
+    length: int,
+    inpainter=None,
+    keep=(),
+    known: torch.Tensor | None = None,
+    known_samples: int = 0,
+):
+    """One window (length,) and the sample at each plan level in ``keep`` as the network saw
+    it (after the inpainter's edit of the known region). Unconditional, or with the first
+    ``known_samples`` of ``known`` (length,) as the known head of an extension window."""
     kept: dict[int, torch.Tensor] = {}
 
     def grab(payload: dict) -> None:
         if payload["level"] in keep:
             kept[payload["level"]] = payload["x_t"][0].clone()
 
-    zeros = torch.zeros(1, length)
-    ctx = InpaintContext(zeros, zeros, plan, torch.Generator().manual_seed(seed), True, None)
+    audio, mask = torch.zeros(1, length), torch.zeros(1, length)
+    if known is not None and known_samples > 0:
+        audio[0, :known_samples] = known[:known_samples]
+        mask[0, :known_samples] = 1.0
+    ctx = InpaintContext(audio, mask, plan, torch.Generator().manual_seed(seed), True, None)
     x = sample(denoiser, inpainter or Replacement(), ctx, callback=grab if keep else None)
     return x[0], kept
+
+
+def known_head(folder: Path, seed: int, length: int, sr: int) -> torch.Tensor:
+    """A (length,) crop of a recording in ``folder``, chosen by ``seed``."""
+    files = sorted(p for p in folder.iterdir() if p.suffix.lower() in (".wav", ".flac"))
+    if not files:
+        raise SystemExit(f"no .wav or .flac files in {folder}")
+    rng = random.Random(seed)
+    audio = read_audio(rng.choice(files), sr)
+    start = rng.randrange(0, max(1, len(audio) - length))
+    return audio[start : start + length]
 
 
 def measured(rows: list[tuple[float, float, float]]) -> dict[str, float]:
@@ -162,7 +190,10 @@ def cmd_pairs(args) -> None:
     model, denoiser = teacher(args)
     plan = ddpm_plan(model.schedule, solver=dpmpp_2m)
     keep = {s + 1: s for s in args.levels}  # plan level -> training step
-    length = int(args.seconds * model.sample_rate)
+    sr = model.sample_rate
+    length = int(args.seconds * sr)
+    context = int(args.context_seconds * sr) if args.prompts else 0
+    inpainter = Interpolation() if context else None  # the default extender's edit
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     for i in range(args.count):
@@ -171,8 +202,14 @@ def cmd_pairs(args) -> None:
         if path.exists():
             continue
         start = time.perf_counter()
-        x0, kept = clip(denoiser, plan, seed, length, keep=tuple(keep))
-        path_data = {"x0": x0, "x": {keep[lv]: x for lv, x in kept.items()}, "seed": seed}
+        known = known_head(Path(args.prompts), seed, length, sr) if context else None
+        x0, kept = clip(denoiser, plan, seed, length, inpainter, tuple(keep), known, context)
+        path_data = {
+            "x0": x0,
+            "x": {keep[lv]: x for lv, x in kept.items()},
+            "seed": seed,
+            "known_samples": context,
+        }
         with atomic_path(path) as tmp:
             torch.save(path_data, tmp)
         print(f"{path.name} {time.perf_counter() - start:.1f} s", flush=True)
@@ -320,6 +357,7 @@ def cmd_export(args) -> None:
     levels = ", ".join(map(str, sorted(args.levels)))
     meta = {
         "sample_rate": model.sample_rate,
+        "distilled_for": DISTILLED_FOR,  # the restart walks run it (generation/students.py)
         "steps": args.steps,
         "teacher": str(args.checkpoint),
         "recipe": (
@@ -332,9 +370,9 @@ def cmd_export(args) -> None:
         "notes": (
             f"A restart student of {args.checkpoint}: fine-tuned about {args.cpu_hours} "
             "CPU-hours, pair making included, so that one call maps x_t to the end of the "
-            "teacher's ODE path through it. Use it with sampler=restart6 (its walk); the "
-            "presets' samplers run on it but are not what it was made for "
-            "(docs/generation.md, Fewer calls by distillation)."
+            "teacher's ODE path through it. Its teacher's restart walks (sampler=restart4, the "
+            "draft preset, and restart6) run it; the other samplers run on it but are not what "
+            "it was made for (docs/generation.md, Fewer calls by distillation)."
         ),
     }
     weights = load_file(args.weights)
@@ -375,6 +413,12 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--worker", type=int, default=0)
     s.add_argument("--workers", type=int, default=1)
     s.add_argument("--first-seed", type=int, default=100000)
+    s.add_argument(
+        "--prompts",
+        help="folder of recordings: each path continues a crop of one (the known head of an "
+        "extension window, the default interpolation extender's edit); none: unconditional",
+    )
+    s.add_argument("--context-seconds", type=float, default=1.0, help="known head with --prompts")
     s = sub.add_parser("export", parents=[common], help="student weights as an export folder")
     s.add_argument("--weights", required=True)
     s.add_argument("--out", required=True)

@@ -17,14 +17,16 @@ from pianodiff.generation import paths
 from pianodiff.generation.geometry import Geometry
 
 
-def _tiny_export(folder):
-    """A tiny DiffWave over the bundled model's T = 50 schedule (every preset's sampler fits)."""
-    torch.manual_seed(0)
+def _tiny_export(folder, seed: int = 0, **meta):
+    """A tiny DiffWave over the bundled model's T = 50 schedule (every preset's sampler fits);
+    ``seed`` draws its weights, ``meta`` adds to the export's meta."""
+    torch.manual_seed(seed)
     model_cfg = OmegaConf.load(CONF_DIR / "model" / "tiny.yaml")
     net = instantiate(model_cfg)
     torch.nn.init.normal_(net.output_projection.weight, std=0.2)
     diffusion = OmegaConf.to_container(OmegaConf.load(CONF_DIR / "diffusion" / "linear50.yaml"))
-    return export_model(folder, net.state_dict(), model_cfg, diffusion, {"sample_rate": 22050})
+    meta = {"sample_rate": 22050, **meta}
+    return export_model(folder, net.state_dict(), model_cfg, diffusion, meta)
 
 
 def test_the_preset_bench_reports_host_floors_forward_and_every_presets_rtf(tmp_path, monkeypatch):

@@ -1,5 +1,5 @@
 """One generation pipeline: the command line, the Python API and the evaluation harness all
-reach ``generation/pipeline.generate``, and the same request gives the same audio."""
+reach ``generation/pipeline.generate_with``, and the same request gives the same audio."""
 
 from __future__ import annotations
 
@@ -42,12 +42,12 @@ def _calls_to(name: str, folder: Path) -> set[str]:
 
 def test_the_windowed_engine_is_driven_by_the_pipeline_alone():
     """No second pipeline: only generation/pipeline.py builds the windowed engine, and every
-    product caller (CLI body, API, benchmarks) calls the pipeline's generate."""
+    product caller (CLI body, API, benchmarks) calls the pipeline's generate_with."""
     engines = _calls_to("WindowedGenerator", ROOT / "src") | _calls_to(
         "WindowedGenerator", ROOT / "benchmarks"
     )
     assert engines == {"src/pianodiff/generation/pipeline.py"}
-    callers = _calls_to("generate", ROOT / "src" / "pianodiff")
+    callers = _calls_to("generate_with", ROOT / "src" / "pianodiff")
     assert {"src/pianodiff/generation/run.py", "src/pianodiff/api.py"} <= callers
     harness = (ROOT / "src/pianodiff/evaluation/run_cases.py").read_text()
     assert "from pianodiff.api import Generator" in harness  # the harness goes through the API

@@ -43,9 +43,9 @@ def _run(model, overrides: list[str]) -> dict:
 
 def test_a_preset_and_its_sampler_are_recorded(model):
     # the tiny export has T = 8: every preset's sampler needs at most that many levels here
-    record = _run(model, ["preset=draft", "sampler.num_steps=4", "bf16=false"])
-    assert record["preset"] == "draft"
-    assert record["preset_sampler"] == resolve_preset("draft").sampler
+    record = _run(model, ["preset=best", "sampler.num_steps=4", "bf16=false"])
+    assert record["preset"] == "best"
+    assert record["preset_sampler"] == resolve_preset("best").sampler
     assert record["preset_sampler_used"] is False  # num_steps was set by hand
     assert record["bf16"] is False and record["bf16_choice"]["source"] == "forced"
 
@@ -80,7 +80,7 @@ def test_bf16_auto_is_the_default_and_the_sidecar_records_a_cached_verdict(model
     for use in (True, False):
         cache.put(host, key, {"use": use, "reason": f"measured: forced verdict {use}"})
         out = tmp_path / f"{use}.wav"
-        cfg = compose("generate", [*TINY, "sampler.num_steps=4", f"output={out}", "preset=draft"])
+        cfg = compose("generate", [*TINY, "sampler.num_steps=4", f"output={out}", "preset=best"])
         result = run_generation(cfg, model=model)
         meta = json.loads(result.sidecar.read_text())
         assert meta["bf16"] is use
@@ -89,7 +89,7 @@ def test_bf16_auto_is_the_default_and_the_sidecar_records_a_cached_verdict(model
             "reason": f"measured: forced verdict {use}",
             "source": "cache",
         }
-        assert meta["preset"] == "draft" and meta["preset_sampler"] == "dpmpp_2m_sde6"
+        assert meta["preset"] == "best" and meta["preset_sampler"] == "dpmpp_2m_sde20"
         assert meta["preset_sampler_used"] is False  # num_steps was set by hand
 
 

@@ -73,9 +73,12 @@ def test_an_explicit_sampler_wins_over_the_preset_in_either_order(preset, order)
 
 
 def test_a_sampler_setting_applies_to_the_presets_sampler():
-    cfg = compose("generate", ["preset=draft", "sampler.num_steps=7"])
+    cfg = compose("generate", ["preset=best", "sampler.num_steps=7"])
     assert cfg.sampler.num_steps == 7
-    assert cfg.sampler._target_ == _shipped(resolve_preset("draft").sampler)["_target_"]
+    assert cfg.sampler._target_ == _shipped(resolve_preset("best").sampler)["_target_"]
+    assert preset_record("best", cfg.sampler)["preset_sampler_used"] is False
+    cfg = compose("generate", ["preset=draft", "sampler.steps=[30,40,49]"])  # a restart walk's
+    assert list(cfg.sampler.steps) == [30, 40, 49]
     assert preset_record("draft", cfg.sampler)["preset_sampler_used"] is False
 
 
@@ -109,8 +112,11 @@ def test_the_api_takes_a_preset_and_an_explicit_sampler_wins(tmp_path):
     for preset in PRESETS:
         gen.generate(0.2, preset=preset, **small)
         chosen = resolve_preset(preset)
-        assert gen.last_run.plan.num_levels == _shipped(chosen.sampler)["num_steps"]
+        # a model without a restart student runs a restart preset's fallback (test_students)
+        ran = chosen.fallback or chosen.sampler
+        assert gen.last_run.plan.num_levels == _shipped(ran)["num_steps"]
         assert gen.last_run.choices()["preset"] == preset
+        assert gen.last_run.choices()["preset_sampler"] == ran
         assert gen.last_run.choices()["preset_sampler_used"] is True
     gen.generate(0.2, preset="best", sampler="ddim", sampler_params={"num_steps": 3}, **small)
     record = gen.last_run.choices()

@@ -26,7 +26,7 @@ def test_sampler_configs_build_plans_from_the_schedule(sampler):
         overrides = [f"sampler={sampler}", *(["sampler.num_steps=5"] if free else [])]
         cfg = compose("generate", overrides=overrides)
     plan = instantiate(cfg.sampler)(schedule=SCHEDULE)
-    expected = {"ddpm": 12, "fast": 6, "restart6": 6}.get(sampler, 5)
+    expected = {"ddpm": 12, "fast": 6, "restart4": 4, "restart6": 6}.get(sampler, 5)
     assert plan.num_levels == expected and float(plan.alpha_bar[0]) == 1.0
     assert bool((plan.net_steps[1:] <= SCHEDULE.num_steps - 1).all())
     # a plan is named by its step rule and length; named points (dpmpp_2m_sde20) too

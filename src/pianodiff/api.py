@@ -30,8 +30,14 @@ from pianodiff.generation.configs import generate_settings
 from pianodiff.generation.device import pick_device
 from pianodiff.generation.engine import LongAudio
 from pianodiff.generation.geometry import Geometry
-from pianodiff.generation.pipeline import Generated, generate, make_denoiser, request_from_config
+from pianodiff.generation.pipeline import (
+    Generated,
+    generate_with,
+    make_denoiser,
+    request_from_config,
+)
 from pianodiff.generation.plugins import GenerationPlugin, PluginList
+from pianodiff.generation.students import Networks
 
 
 class Generator:
@@ -54,6 +60,12 @@ class Generator:
     ):
         self.model, self.device = model, device
         self.denoiser, self.bf16 = make_denoiser(model.net, model.schedule, bf16, compile)
+        # a restart walk runs the model's distilled student, loaded on first use
+        self.networks = Networks(
+            model,
+            lambda net, schedule: make_denoiser(net, schedule, bf16, compile),
+            own=(self.denoiser, self.bf16),
+        )
         self.sample_rate = SAMPLE_RATE
         self.last: LongAudio | None = None
         self.last_run: Generated | None = None
@@ -125,7 +137,7 @@ class Generator:
         if isinstance(sampler, SamplingPlan):
             request = replace(request, sampler=sampler)
         plugin = PluginList(plugins) if plugins else None
-        self.last_run = generate(self.denoiser, request, self.model.schedule, plugin, self.bf16)
+        self.last_run = generate_with(self.networks, request, plugin)
         self.last = self.last_run.long
         return self.last_run.audio, self.sample_rate
 

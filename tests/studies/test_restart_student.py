@@ -3,6 +3,9 @@ judge, each end to end on real files."""
 
 from __future__ import annotations
 
+import math
+
+import soundfile as sf
 import torch
 from safetensors.torch import load_file, save_file
 from test_generate import make_export as tiny_export
@@ -43,6 +46,26 @@ def test_pairs_keep_the_levels_of_one_ode_path_and_its_end(tmp_path):
                           100000, 1102)  # fmt: skip
     assert torch.equal(again, path["x0"])
     assert not torch.equal(path["x"][1], path["x"][7])
+
+
+def test_context_pairs_continue_a_recording_through_the_default_extender(tmp_path):
+    export = tiny_export(tmp_path / "tiny")
+    prompts, out = tmp_path / "prompts", tmp_path / "pairs"
+    prompts.mkdir()
+    t = torch.arange(22050) / 22050
+    sf.write(prompts / "a.wav", (0.3 * torch.sin(2 * math.pi * 440 * t)).numpy(), 22050)
+    common = ["--checkpoint", str(export), "--levels", LEVELS, "--seconds", "0.05", "--fp32"]
+    args = ["--out", str(out), "--count", "1", "--threads", "1", "--prompts", str(prompts)]
+    study.main(["pairs", *common, *args, "--context-seconds", "0.02"])
+    path = torch.load(out / "traj_100000.pt")
+    assert path["known_samples"] == 441
+    # The known head of the least noisy kept x holds the recording (interpolation's paste,
+    # carried down the path), so it follows the recording far more closely than the new part.
+    known = study.known_head(prompts, 100000, 1102, 22050)[:441]
+    x = path["x"][1]
+    head = float(torch.corrcoef(torch.stack([x[:441], known]))[0, 1])
+    new = float(torch.corrcoef(torch.stack([x[441:882], known]))[0, 1])
+    assert head > 0.5 and head > 5 * abs(new), (head, new)
 
 
 def test_training_fits_the_pairs_saves_and_resumes(tmp_path, capsys):

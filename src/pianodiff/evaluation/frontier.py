@@ -25,7 +25,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from pianodiff.api import Generator
+from pianodiff.checkpoint.export import LoadedModel
 from pianodiff.generation.configs import build_plan, load_group_config
+from pianodiff.generation.students import runs_a_student, student_folder
 from pianodiff.measures.hiss import hiss_floor
 from pianodiff.measures.natural import seam_scores_at
 from pianodiff.measures.notes import note_measures
@@ -74,8 +76,9 @@ def default_families(steps: Sequence[int] = DEFAULT_STEPS) -> list[Family]:
     SDE variant at η ∈ {0.5, 1}, over ``steps`` where the count is free, and the SDE variant
     with levels spaced toward noise and a first-order final move (``dpmpp_2m_sde6``) over
     the counts of ``steps`` up to ``FEW_CALLS``: a spacing for few calls, which at many calls
-    would put two levels on one training step; and the restart walk of a distilled student
-    (``restart6``, fixed at 6 calls; meant for ``checkpoints/piano14-ctx-restart``)."""
+    would put two levels on one training step; and the restart walks of the model's distilled
+    student (``restart4``, the draft's, and ``restart6``; ``generation/students.py``), which
+    run only on a model that has one (:func:`runnable`)."""
     s = tuple(steps)
     few = tuple(n for n in s if n <= FEW_CALLS)
     return [
@@ -87,8 +90,25 @@ def default_families(steps: Sequence[int] = DEFAULT_STEPS) -> list[Family]:
         Family("dpmpp_2m_sde η=0.5", "dpmpp_2m_sde", {"eta": 0.5}, s),
         Family("dpmpp_2m_sde η=1", "dpmpp_2m_sde", {"eta": 1.0}, s),
         Family("dpmpp_2m_sde η=1 ρ=0.6 lof", "dpmpp_2m_sde6", {}, few),
+        Family("restart4", "restart4"),
         Family("restart6", "restart6"),
     ]
+
+
+def runnable(families: Iterable[Family], model: LoadedModel) -> list[Family]:
+    """``families`` less the restart walks when ``model`` has no restart student."""
+    if student_folder(model) is not None:
+        return list(families)
+    return [f for f in families if not _is_restart_walk(f, model)]
+
+
+def _is_restart_walk(family: Family, model: LoadedModel) -> bool:
+    steps = {"num_steps": min(family.steps)} if family.steps else {}
+    try:
+        plan = build_plan(family.sampler, model.schedule, **{**family.params, **steps})
+    except Exception:  # noqa: BLE001  (a plan the schedule cannot hold: points() drops it)
+        return False
+    return runs_a_student(plan)
 
 
 def points(families: Iterable[Family], max_steps: int | None = None) -> list[Point]:

@@ -8,7 +8,8 @@ in that file and one line here, and every caller has it.
 
     cfg = compose("generate", ["extender=repaint", "seconds=10"])
     request = request_from_config(cfg)                 # checks every value, loads the prompt
-    done = generate(denoiser, request, model.schedule) # seeds, runs the windows
+    networks = Networks(model, make)                   # the model's net, and its student's
+    done = generate_with(networks, request)            # fits, picks the net, seeds, runs
     done.long.audio                                    # (T,) prompt + 10 s of new audio
 """
 
@@ -42,6 +43,7 @@ from pianodiff.generation.precision import Bf16Choice, parse_setting
 from pianodiff.generation.presets import preset_of, preset_record
 from pianodiff.generation.profile_conditioning import ProfileConditioning
 from pianodiff.generation.prompt import check_prompt, check_prompt_end, load_prompt_file
+from pianodiff.generation.students import Networks, fit_to_model
 from pianodiff.generation.values import (
     check_candidates,
     check_flag,
@@ -92,6 +94,8 @@ class GenerationRequest:
         include_prompt: False returns the new audio alone.
         prompt_name: where the prompt came from (a file path), for the record.
         preset: the ``conf/preset`` option the config was composed with (None: none).
+        preset_fallback: the preset's sampler was replaced by its fallback, because the
+            model cannot run it (``generation/students.py``).
         bf16: "auto", "true" or "false": how :func:`make_denoiser` decides bf16 autocast.
         harmony: harmony guidance toward the prompt's pitch profile (strength 0: off).
         pitch_profile: pitch-profile conditioning of a profile-conditioned network, with
@@ -108,6 +112,7 @@ class GenerationRequest:
     include_prompt: bool = True
     prompt_name: str | None = None
     preset: str | None = None
+    preset_fallback: bool = False
     bf16: str = "false"
     harmony: Harmony = field(default_factory=Harmony)
     pitch_profile: ProfileConditioning = field(default_factory=ProfileConditioning)
@@ -138,15 +143,18 @@ class Generated:
     wall_seconds: float
     bf16: Bf16Choice | None = None
     pitch_profile: dict[str, Any] | None = None
+    network: str = "checkpoint"
 
     def choices(self) -> dict[str, Any]:
         """What was chosen for the user, for the record: the preset, the sampler it selects
-        and whether that sampler ran (an explicit ``sampler=`` wins), bf16 and its reason."""
+        and whether that sampler ran (an explicit ``sampler=`` wins), the network that ran
+        ("checkpoint", or its restart student's folder), bf16 and its reason."""
         sampler = self.request.sampler
         if isinstance(sampler, DictConfig):
-            record = preset_record(self.request.preset, sampler)
+            record = preset_record(self.request.preset, sampler, self.request.preset_fallback)
         else:  # a ready SamplingPlan: whatever the preset said, it did not pick this
             record = {"preset": self.request.preset, "preset_sampler_used": False}
+        record["network"] = self.network
         if self.bf16 is not None:
             record.update(self.bf16.record())
         record["harmony"] = self.request.harmony.record()
@@ -315,3 +323,17 @@ def generate(
         bf16=bf16,
         pitch_profile=engine.profile_record(),
     )
+
+
+def generate_with(
+    networks: Networks, request: GenerationRequest, plugin: GenerationPlugin | None = None
+) -> Generated:
+    """Run ``request`` on the loaded model behind ``networks``: fitted to the model (a
+    preset's restart walk falls back where the model has no student), on the network its
+    plan runs (``generation/students.py``), through :func:`generate`."""
+    model = networks.model
+    request = fit_to_model(request, model)
+    denoiser, bf16, network = networks.for_plan(request.plan(model.schedule))
+    done = generate(denoiser, request, model.schedule, plugin, bf16=bf16)
+    done.network = network
+    return done

@@ -33,10 +33,12 @@ from pianodiff.generation.errors import GenerationError
 
 @dataclass(frozen=True)
 class Preset:
-    """A preset and the ``conf/sampler`` option it selects."""
+    """A preset, the ``conf/sampler`` option it selects and the one it falls back to on a
+    model that cannot run it (None: no fallback)."""
 
     name: str
     sampler: str
+    fallback: str | None = None
 
     def sampler_config(self) -> DictConfig:
         """The selected sampler's node as shipped."""
@@ -51,11 +53,12 @@ def resolve_preset(name: str) -> Preset:
         raise GenerationError(f"unknown preset '{name}'; choose one of: {choices}")
     raw = OmegaConf.to_container(OmegaConf.load(path))
     assert isinstance(raw, dict)
+    fallback = (raw.get("preset") or {}).get("fallback")
     for entry in raw.get("defaults") or []:
         if isinstance(entry, dict):
             for key, value in entry.items():
                 if str(key).replace("override", "").strip(" /") == "sampler":
-                    return Preset(name, str(value))
+                    return Preset(name, str(value), None if fallback is None else str(fallback))
     raise GenerationError(f"conf/preset/{name}.yaml selects no sampler (- override /sampler: …)")
 
 
@@ -63,18 +66,30 @@ def _plain(node: Any) -> Any:
     return OmegaConf.to_container(node, resolve=True) if isinstance(node, DictConfig) else node
 
 
-def preset_record(preset: str | None, sampler_config: DictConfig | dict) -> dict[str, Any]:
+def preset_record(
+    preset: str | None, sampler_config: DictConfig | dict, fallback: bool = False
+) -> dict[str, Any]:
     """The sidecar's preset fields for a run whose sampler node was ``sampler_config``.
 
     Returns {"preset": name or None, "preset_sampler": the option it selects,
     "preset_sampler_used": whether the sampler that ran is that option as shipped (false
-    when ``sampler=...`` or a sampler setting on the command line overrode it)}.
+    when ``sampler=...`` or a sampler setting on the command line overrode it)}. With
+    ``fallback`` (the model could not run the preset's sampler) the option is the preset's
+    fallback and "preset_fallback_from" names the sampler it replaced.
     """
     if preset is None:
         return {"preset": None}
     chosen = resolve_preset(preset)
-    used = _plain(sampler_config) == _plain(chosen.sampler_config())
-    return {"preset": preset, "preset_sampler": chosen.sampler, "preset_sampler_used": used}
+    option = chosen.fallback if fallback and chosen.fallback else chosen.sampler
+    shipped = load_group_config("sampler", option)
+    record = {
+        "preset": preset,
+        "preset_sampler": option,
+        "preset_sampler_used": _plain(sampler_config) == _plain(shipped),
+    }
+    if option != chosen.sampler:
+        record["preset_fallback_from"] = chosen.sampler
+    return record
 
 
 def preset_of(cfg: DictConfig) -> str | None:

@@ -33,11 +33,12 @@ from pianodiff.generation.paths import (
 )
 from pianodiff.generation.pipeline import (
     Generated,
-    generate,
+    generate_with,
     make_denoiser,
     request_from_config,
 )
 from pianodiff.generation.plugins import GenerationPlugin, PluginList, build_plugins
+from pianodiff.generation.students import Networks, fit_to_model
 from pianodiff.generation.values import check_flag, check_switches
 
 
@@ -62,7 +63,7 @@ def run_generation(
     """Generate audio as ``cfg`` (conf/generate.yaml) says and write it with its sidecar.
 
     ``model``: an export already loaded (the web page keeps one); None loads
-    ``cfg.checkpoint``. The audio comes from :func:`pipeline.generate`, the one pipeline.
+    ``cfg.checkpoint``. The audio comes from :func:`pipeline.generate_with`, the one pipeline.
     """
     overwrite = check_flag("overwrite", cfg.overwrite)
     compile_net = check_flag("compile", cfg.compile)  # bf16 (auto/true/false): the request
@@ -73,6 +74,7 @@ def run_generation(
         model = load_export(checkpoint, pick_device(cfg.device))
     else:
         checkpoint = Path(model.path)
+    request = fit_to_model(request, model)  # a preset's restart walk needs a student
     plan = request.plan(model.schedule)
     name = request.extender.name
     output = Path(cfg.output) if cfg.output else default_output(name, plan.name, request.seed)
@@ -80,8 +82,10 @@ def run_generation(
 
     hooks = PluginList([*(plugins or []), *build_plugins(cfg)])
     try:
-        denoiser, bf16 = make_denoiser(model.net, model.schedule, request.bf16, compile_net)
-        done = generate(denoiser, request, model.schedule, hooks, bf16=bf16)
+        networks = Networks(
+            model, lambda net, schedule: make_denoiser(net, schedule, request.bf16, compile_net)
+        )
+        done = generate_with(networks, request, hooks)
         meta = _sidecar(cfg, checkpoint, done, output)
         meta["device"] = str(next(model.net.parameters()).device)
         sidecar = sidecar_path(output)

@@ -1,9 +1,9 @@
 """The restart move of a consistency-style walk: the network's x̂0, then fresh noise.
 
 A network distilled to map a noisy x_t to the end of its teacher's probability-flow ODE path
-(``checkpoints/piano14-ctx-restart``) is walked by calling it once per level and putting fresh
-noise on its estimate before the next call (Song et al. 2023, "Consistency Models",
-Algorithm 1):
+(the bundled model's ``restart_student/``; ``generation/students.py``) is walked by calling
+it once per level and putting fresh noise on its estimate before the next call (Song et al.
+2023, "Consistency Models", Algorithm 1):
 
     x_next = √ᾱ_next·x̂0 + √(1 − ᾱ_next)·z,        x̂0 itself at the clean level.
 
