@@ -216,11 +216,11 @@ def cmd_pairs(args) -> None:
 
 
 class Pairs:
-    """Aligned random crops of (x_t, t, path end) from the pair files (re-listed per draw, so
-    files written while training runs join in)."""
+    """Aligned random crops of (x_t, t, path end) from the pair files of one or more folders
+    (re-listed per draw, so files written while training runs join in)."""
 
-    def __init__(self, folder: str, crop: int, seed: int):
-        self.folder, self.crop = Path(folder), crop
+    def __init__(self, folders: list[str], crop: int, seed: int):
+        self.folders, self.crop = [Path(f) for f in folders], crop
         self.rng = random.Random(seed)
         self.cache: dict[Path, dict] = {}
 
@@ -231,9 +231,10 @@ class Pairs:
 
     def draw(self, batch: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """x_t (B, crop), the path ends (B, crop), steps (B,)."""
-        files = sorted(self.folder.glob("traj_*.pt"))
+        files = sorted(f for folder in self.folders for f in folder.glob("traj_*.pt"))
         if not files:
-            raise SystemExit(f"no traj_*.pt in {self.folder}; make them with the pairs command")
+            where = ", ".join(map(str, self.folders))
+            raise SystemExit(f"no traj_*.pt in {where}; make them with the pairs command")
         xs, ends, steps = [], [], []
         for _ in range(batch):
             path = self._load(self.rng.choice(files))
@@ -426,7 +427,7 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--cpu-hours", type=float, required=True, help="what making it cost")
     s.add_argument("--hardware", default="cpu: AMD EPYC, 2 cores (avx512_bf16)")
     s = sub.add_parser("train", parents=[common], help="fine-tune a student on the pairs")
-    s.add_argument("--pairs", required=True)
+    s.add_argument("--pairs", required=True, nargs="+", help="folders of pair files")
     s.add_argument("--run", required=True)
     s.add_argument("--steps", type=int, default=2000)
     s.add_argument("--batch", type=int, default=4)
