@@ -131,10 +131,9 @@ def forward_seconds(net: torch.nn.Module, device: torch.device, repeats: int) ->
 
 def generation_rtf(model, device, choice: dict, bf16: bool, seconds: float):
     """Wall seconds per second of new audio, and the plan that ran (name, levels): a base
-    window, then
-    ``seconds`` of extension, through the one pipeline (the Python API), seed 0. ``choice``
-    is ``{"preset": name}`` (its sampler, or its fallback on a model that cannot run it) or
-    ``{"sampler": option}``."""
+    window, then ``seconds`` of extension, through the one pipeline (the Python API), seed 0.
+    ``choice`` is ``{"preset": name}`` (its sampler, or its fallback on a model that cannot
+    run it) or ``{"sampler": option}``."""
     from pianodiff.api import Generator
 
     gen = Generator(model, device, bf16=bf16)
